@@ -1,0 +1,81 @@
+"""Entry point: the Typer app, its global options, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from mlopsctl import __version__
+from mlopsctl.cli import init as init_cmd
+
+app = typer.Typer(
+    name="mlopsctl",
+    help="Reproducible ML projects: scaffold, train, promote, build and serve — from git.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("init")(init_cmd.init)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mlopsctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show full tracebacks for errors (also MLOPSCTL_DEBUG=1)."
+    ),
+) -> None:
+    if debug:
+        os.environ["MLOPSCTL_DEBUG"] = "1"
+
+
+def _debug_requested(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("MLOPSCTL_DEBUG", "") not in ("", "0")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and turn every outcome into an exit code (see mlopsctl.errors)."""
+    import click
+
+    from mlopsctl import errors
+    from mlopsctl.console import print_error
+
+    args = sys.argv[1:] if argv is None else argv
+    debug = _debug_requested(args)
+    try:
+        code = app(args=args, prog_name="mlopsctl", standalone_mode=False)
+    except errors.MlopsctlError as exc:
+        if debug:
+            raise
+        print_error(exc.message, exc.hint)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        print_error("interrupted")
+        sys.exit(errors.EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print_error("interrupted")
+        sys.exit(errors.EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if debug:
+            raise
+        print_error(
+            f"internal error: {type(exc).__name__}: {exc}",
+            "this is a bug in mlopsctl: rerun with --debug and report the traceback",
+        )
+        sys.exit(errors.EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,124 @@
+"""DVC: set up a project's data versioning in-process; run pipelines as a `dvc` subprocess."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from mlopsctl.errors import EnvironmentProblem
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from dvc.repo import Repo
+
+DEFAULT_REMOTE = "default"
+
+
+def dvc_env() -> dict[str, str]:
+    """The environment for a dvc subprocess: no analytics, no update nagging."""
+    env = dict(os.environ)
+    env.setdefault("DVC_NO_ANALYTICS", "1")
+    env.setdefault("DVC_NO_UPDATE_CHECK", "1")
+    return env
+
+
+def dvc_command(args: Sequence[str]) -> list[str]:
+    """`dvc ARGS` run by this interpreter, so the dvc that runs is the one mlopsctl imports."""
+    return [sys.executable, "-m", "dvc", *args]
+
+
+def is_local_url(url: str) -> bool:
+    scheme = urlparse(url).scheme
+    return scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt")
+
+
+def normalise_remote_url(url: str, base: Path) -> str:
+    """A local remote is stored as an absolute path: `--remote ../store` means from here."""
+    if not is_local_url(url):
+        return url
+    path = Path(urlparse(url).path if url.startswith("file:") else url).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def require_remote_support(url: str) -> None:
+    """Fail before any work when DVC lacks the plugin for the remote's scheme (dvc-s3, ...)."""
+    from dvc.config import Config
+    from dvc.fs import RemoteMissingDepsError, get_cloud_fs
+
+    try:
+        get_cloud_fs(Config.from_cwd(validate=False), url=url)
+    except RemoteMissingDepsError as exc:
+        scheme = urlparse(url).scheme
+        raise EnvironmentProblem(
+            f"DVC cannot use {scheme}:// remotes in this environment",
+            f"pip install 'dvc[{scheme}]' (or dvc-{scheme}) and run the command again",
+        ) from exc
+    except Exception as exc:  # DVC's own config validation
+        raise EnvironmentProblem(f"DVC rejects the remote {url!r}: {exc}", "check the URL") from exc
+
+
+@contextmanager
+def quiet_dvc() -> Iterator[None]:
+    """In-process DVC logs and prints for its own CLI; mlopsctl renders its own output."""
+    import logging
+
+    from dvc.ui import ui
+
+    logger = logging.getLogger("dvc")
+    level, enabled = logger.level, ui._enabled
+    logger.setLevel(logging.WARNING)
+    ui._enabled = False
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        ui._enabled = enabled
+
+
+@contextmanager
+def open_repo(root: Path) -> Iterator[Repo]:
+    from dvc.repo import Repo
+
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    with quiet_dvc(), Repo(str(root)) as repo:
+        yield repo
+
+
+def init_project_dvc(root: Path, remote_url: str) -> None:
+    """`dvc init` in a git repository, analytics off, `remote_url` the default remote."""
+    from dvc.repo import Repo
+
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    with quiet_dvc():
+        repo = Repo.init(str(root))
+    try:
+        with repo.config.edit() as conf:
+            conf["core"]["analytics"] = False
+            conf["core"]["remote"] = DEFAULT_REMOTE
+            conf["remote"][DEFAULT_REMOTE] = {"url": remote_url}
+    finally:
+        repo.close()
+
+
+def add_and_push(root: Path, targets: Sequence[str]) -> dict[str, Any]:
+    """Track `targets` with DVC and push them to the default remote.
+
+    Returns what was pushed; a remote that cannot be reached raises EnvironmentProblem."""
+    paths = [str(root / target) for target in targets]
+    with open_repo(root) as repo:
+        repo.add(paths)
+        try:
+            pushed = repo.push(targets=paths)
+        except Exception as exc:
+            raise EnvironmentProblem(
+                f"could not push data to the DVC remote: {exc}",
+                "check that the remote exists and is reachable (`dvc remote list`), "
+                "then run `dvc push`",
+            ) from exc
+    return {"pushed": pushed}
