@@ -23,6 +23,11 @@ def init(
         False, "--force", help="Write into a non-empty folder (other files are kept)."
     ),
     hooks: bool = typer.Option(True, "--hooks/--no-hooks", help="Run `pre-commit install`."),
+    run_pipeline: bool = typer.Option(
+        False,
+        "--run",
+        help="Also run the pipeline once and commit the baseline model's dvc.lock and metrics.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Scaffold a project: git + DVC + Hydra + pipeline + tests + pre-commit + CI."""
@@ -38,6 +43,7 @@ def init(
         no_input=no_input,
         force=force,
         install_hooks=hooks,
+        run_pipeline=run_pipeline,
     )
     err = err_console()
     quiet = as_json or not err.is_terminal
@@ -70,16 +76,24 @@ def init(
     out = console()
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}")
-    out.print(f"[green]Created[/] {result.name} in {result.path} (commit {result.commit[:8]})")
-    out.print(f"  data: {', '.join(result.data_files)} -> DVC remote {result.remote_url}")
+    out.print(
+        f"[green]Created[/] {result.name} in {result.path} (commit {result.commit[:8]})",
+        soft_wrap=True,
+    )
+    out.print(
+        f"  data: {', '.join(result.data_files)} -> DVC remote {result.remote_url}", soft_wrap=True
+    )
     out.print("Next:")
     try:
         shown = result.path.relative_to(Path.cwd())
     except ValueError:
         shown = result.path
     out.print(f"  cd {shown}")
-    out.print("  dvc repro           # prepare -> train -> evaluate")
-    out.print("  dvc metrics show")
+    if run_pipeline:
+        out.print("  dvc metrics show    # the baseline model's metrics")
+    else:
+        out.print("  dvc repro           # prepare -> train -> evaluate")
+        out.print("  dvc metrics show")
     out.print("  pytest              # the project's own tests")
 
 

@@ -45,8 +45,6 @@ def _debug_requested(argv: list[str]) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn every outcome into an exit code (see mlopsctl.errors)."""
-    import click
-
     from mlopsctl import errors
     from mlopsctl.console import print_error
 
@@ -59,18 +57,16 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print_error(exc.message, exc.hint)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        print_error("interrupted")
-        sys.exit(errors.EXIT_INTERRUPTED)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         if debug:
             raise
         print_error("interrupted")
         sys.exit(errors.EXIT_INTERRUPTED)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
     except Exception as exc:
+        # usage errors from the (possibly vendored) click: they know how to show themselves
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()
+            sys.exit(exc.exit_code)
         if debug:
             raise
         print_error(

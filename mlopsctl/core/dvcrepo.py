@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -122,3 +123,29 @@ def add_and_push(root: Path, targets: Sequence[str]) -> dict[str, Any]:
                 "then run `dvc push`",
             ) from exc
     return {"pushed": pushed}
+
+
+def run_dvc(args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `dvc ARGS` as a subprocess (DVC's own lock, logging and Ctrl-C), output captured."""
+    return subprocess.run(
+        dvc_command(args),
+        cwd=cwd,
+        env=dvc_env(),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def push_all(root: Path) -> int:
+    """Push everything the workspace's DVC files reference to the default remote."""
+    with open_repo(root) as repo:
+        try:
+            return int(repo.push())
+        except Exception as exc:
+            raise EnvironmentProblem(
+                f"could not push to the DVC remote: {exc}",
+                "check that the remote exists and is reachable (`dvc remote list`), "
+                "then run `dvc push`",
+            ) from exc

@@ -40,6 +40,7 @@ class InitOptions:
     no_input: bool = True
     force: bool = False
     install_hooks: bool = True
+    run_pipeline: bool = False
 
 
 @dataclass
@@ -97,7 +98,9 @@ def validate_package_name(package: str) -> str:
             f"invalid package name {package!r}",
             "use a Python identifier in lowercase (e.g. --package churn_model)",
         )
-    if package in sys.stdlib_module_names or importlib.util.find_spec(package) is not None:
+    spec = importlib.util.find_spec(package)
+    # a folder that happens to share the name is a namespace package, not a clash
+    if package in sys.stdlib_module_names or (spec is not None and spec.origin is not None):
         raise BadInput(
             f"package name {package!r} would shadow the installed module {package!r}",
             "choose another name with --package",
@@ -147,10 +150,10 @@ def init_project(
     """Make a project at options.dest; see the module docstring for the guarantees."""
     timings: dict[str, float] = {}
     dest = options.dest.absolute()
+    check_destination(dest, options.force)
     name = validate_project_name(options.name or default_project_name(dest))
     package = validate_package_name(options.package or name.replace("-", "_"))
     template_path = validate_template(options.template)
-    check_destination(dest, options.force)
 
     with _timed(timings, "checks"):
         vcs.require_identity(dest.parent if dest.parent.exists() else Path.cwd())
@@ -182,6 +185,10 @@ def init_project(
             dvcrepo.init_project_dvc(staging, remote_url)
             progress("versioning data with DVC and pushing it to the remote")
             dvcrepo.add_and_push(staging, data_files)
+        if options.run_pipeline:
+            progress("running the pipeline (dvc repro) for a baseline model")
+            with _timed(timings, "pipeline"):
+                _run_baseline(staging)
         progress("committing")
         with _timed(timings, "commit"):
             commit = vcs.commit_all(
@@ -213,6 +220,17 @@ def init_project(
         warnings=warnings,
         timings=timings,
     )
+
+
+def _run_baseline(project: Path) -> None:
+    proc = dvcrepo.run_dvc(["repro"], project)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise EnvironmentProblem(
+            "the template's pipeline failed: " + " / ".join(tail),
+            "run without --run to get the project, then `dvc repro` in it to see the whole error",
+        )
+    dvcrepo.push_all(project)
 
 
 def _render(template: Path, staging: Path, name: str, package: str, no_input: bool) -> None:

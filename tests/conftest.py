@@ -1,0 +1,94 @@
+"""Fixtures shared by every test: a hermetic environment and real generated projects.
+
+Tests run mlopsctl as a user does (a subprocess of this interpreter), in temporary folders,
+with their own git identity, DVC remotes under a temporary XDG data dir, and no analytics.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "mlopsctl tests",
+    "GIT_AUTHOR_EMAIL": "tests@mlopsctl.invalid",
+    "GIT_COMMITTER_NAME": "mlopsctl tests",
+    "GIT_COMMITTER_EMAIL": "tests@mlopsctl.invalid",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    base = tmp_path_factory.mktemp("env")
+    saved = dict(os.environ)
+    os.environ.update(IDENTITY)
+    os.environ["XDG_DATA_HOME"] = str(base / "xdg-data")
+    os.environ["PRE_COMMIT_HOME"] = str(base / "pre-commit")
+    os.environ["DVC_NO_ANALYTICS"] = "1"
+    os.environ["DVC_NO_UPDATE_CHECK"] = "1"
+    # mlopsctl under test is this checkout, whatever else is installed
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT), *filter(None, [saved.get("PYTHONPATH")])]
+    )
+    os.environ.pop("MLOPSCTL_DEBUG", None)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def run(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{cmd} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
+    return proc
+
+
+def mlopsctl(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user would: a new process, its stdout/stderr and exit code."""
+    return run([sys.executable, "-m", "mlopsctl", *args], cwd, env, check)
+
+
+def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, "-m", "dvc", *args], cwd, check=check)
+
+
+def git(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run(["git", *args], cwd, check=check)
+
+
+@pytest.fixture(scope="session")
+def template_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One project from `mlopsctl init`, made once; tests that change it use `project`."""
+    where = tmp_path_factory.mktemp("made")
+    mlopsctl("init", "demo", "--no-input", cwd=where, check=True)
+    return where / "demo"
+
+
+@pytest.fixture
+def project(template_project: Path, tmp_path: Path) -> Path:
+    """A private copy of the generated project (git, DVC cache and all)."""
+    dest = tmp_path / "demo"
+    shutil.copytree(template_project, dest, symlinks=True)
+    return dest
