@@ -255,7 +255,9 @@ def _render(template: Path, staging: Path, name: str, package: str, no_input: bo
         from copier.errors import CopierError
 
         if isinstance(exc, CopierError):
-            raise BadInput(f"the template could not be rendered: {exc}", "check the answers") from exc
+            raise BadInput(
+                f"the template could not be rendered: {exc}", "check the answers"
+            ) from exc
         raise
 
 

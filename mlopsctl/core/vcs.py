@@ -9,8 +9,7 @@ from pathlib import Path
 from mlopsctl.errors import EnvironmentProblem
 
 IDENTITY_HINT = (
-    'git config --global user.name "Your Name" && '
-    'git config --global user.email "you@example.com"'
+    'git config --global user.name "Your Name" && git config --global user.email "you@example.com"'
 )
 
 

@@ -105,11 +105,17 @@ def test_dvc_repro_runs_three_stages_and_rebuilds_identical_model(project: Path)
     metrics = json.loads((project / "metrics.json").read_text())
     assert set(metrics) == {"accuracy", "precision", "recall", "f1", "roc_auc"}
     assert metrics["roc_auc"] > 0.9
-    for plot in ["plots/confusion.csv", "plots/roc.csv", "plots/images/confusion_matrix.png",
-                 "plots/images/roc_curve.png"]:
+    for plot in [
+        "plots/confusion.csv",
+        "plots/roc.csv",
+        "plots/images/confusion_matrix.png",
+        "plots/images/roc_curve.png",
+    ]:
         assert (project / plot).stat().st_size > 0, plot
-    first = {f: sha256(project / f) for f in ["models/model.pkl", "metrics.json",
-                                             "plots/images/roc_curve.png"]}
+    first = {
+        f: sha256(project / f)
+        for f in ["models/model.pkl", "metrics.json", "plots/images/roc_curve.png"]
+    }
     dvc("repro", "--force", cwd=project)
     assert {f: sha256(project / f) for f in first} == first
     assert "Data and pipelines are up to date" in dvc("status", cwd=project).stdout
@@ -158,8 +164,18 @@ def test_run_commits_a_baseline_that_a_clone_pulls_whole(tmp_path: Path) -> None
 
 def test_names_and_remote_options(tmp_path: Path) -> None:
     shared = tmp_path / "shared-remote"
-    proc = mlopsctl("init", "x", "--name", "churn-model", "--remote", "shared-remote",
-                    "--no-input", "--no-hooks", "--json", cwd=tmp_path)
+    proc = mlopsctl(
+        "init",
+        "x",
+        "--name",
+        "churn-model",
+        "--remote",
+        "shared-remote",
+        "--no-input",
+        "--no-hooks",
+        "--json",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["name"] == "churn-model" and result["package"] == "churn_model"
@@ -223,8 +239,7 @@ def test_refuses_an_existing_git_repository(tmp_path: Path) -> None:
 
 def test_missing_git_identity_is_an_environment_error(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(HOME=str(tmp_path), GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull,
-               EMAIL="")
+    env.update(HOME=str(tmp_path), GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, EMAIL="")
     env.pop("EMAIL")
     proc = mlopsctl("init", "demo", "--no-input", cwd=tmp_path, env=env)
     assert_one_line_error(proc, 3)
@@ -233,8 +248,9 @@ def test_missing_git_identity_is_an_environment_error(tmp_path: Path) -> None:
 
 
 def test_python_without_the_project_packages_is_an_environment_error(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True
+    )
     env = dict(os.environ, PATH=f"{tmp_path / 'bare/bin'}{os.pathsep}{os.environ['PATH']}")
     proc = mlopsctl("init", "demo", "--no-input", cwd=tmp_path, env=env)
     assert_one_line_error(proc, 3)
@@ -245,8 +261,7 @@ def test_python_without_the_project_packages_is_an_environment_error(tmp_path: P
 def test_a_failure_halfway_leaves_nothing_behind(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the remote should go")
-    proc = mlopsctl("init", "demo", "--no-input", "--remote", str(blocker / "remote"),
-                    cwd=tmp_path)
+    proc = mlopsctl("init", "demo", "--no-input", "--remote", str(blocker / "remote"), cwd=tmp_path)
     assert_one_line_error(proc, 3)
     assert "DVC remote" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-dir"]
@@ -257,8 +272,12 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
     work.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlopsctl", "init", "demo", "--no-input"],
-        cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        stdin=subprocess.DEVNULL, env=dict(os.environ, XDG_DATA_HOME=str(xdg)),
+        cwd=work,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=dict(os.environ, XDG_DATA_HOME=str(xdg)),
     )
     deadline = time.monotonic() + 60
     # interrupt once the staging folder holds the rendered template

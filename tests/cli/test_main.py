@@ -28,8 +28,9 @@ def test_help_does_not_import_the_heavy_stack() -> None:
         "heavy = ['dvc', 'pandas', 'sklearn', 'copier', 'hydra', 'git', 'numpy', 'yaml']; "
         "print(' '.join(m for m in heavy if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == ""
 
 
