@@ -1,0 +1,62 @@
+"""Finding the project a command runs in, and what it says about itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlopsctl.errors import EnvironmentProblem
+
+DEFAULT_PRIMARY_METRIC = "f1"
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.root / "conf"
+
+    @property
+    def params_path(self) -> Path:
+        return self.root / "params.yaml"
+
+    @property
+    def dvc_yaml(self) -> Path:
+        return self.root / "dvc.yaml"
+
+    def params(self) -> dict[str, Any]:
+        import yaml
+
+        if not self.params_path.is_file():
+            return {}
+        loaded = yaml.safe_load(self.params_path.read_text(encoding="utf-8"))
+        return loaded if isinstance(loaded, dict) else {}
+
+    def primary_metric(self) -> str:
+        metrics = self.params().get("metrics") or {}
+        return str(metrics.get("primary") or DEFAULT_PRIMARY_METRIC)
+
+    def artifacts(self) -> dict[str, dict[str, Any]]:
+        """`artifacts:` of dvc.yaml (the models the registry knows)."""
+        import yaml
+
+        loaded = yaml.safe_load(self.dvc_yaml.read_text(encoding="utf-8")) or {}
+        artifacts = loaded.get("artifacts") or {}
+        return {str(k): dict(v or {}) for k, v in artifacts.items()}
+
+
+def find_project(start: Path | None = None) -> Project:
+    """The nearest folder at or above `start` with dvc.yaml and conf/config.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dvc.yaml").is_file() and (folder / "conf" / "config.yaml").is_file():
+            return Project(folder)
+        if (folder / ".git").exists():
+            break
+    raise EnvironmentProblem(
+        f"{here} is not inside an mlopsctl project (no dvc.yaml with conf/config.yaml)",
+        "cd into a project, or make one with `mlopsctl init PATH`",
+    )
