@@ -13,11 +13,24 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
+def _width() -> int | None:
+    """Not a terminal (CI logs, pipes): tables get room instead of rich's 80 columns."""
+    import os
+    import sys
+
+    if sys.stdout.isatty():
+        return None
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return 120
+
+
 @cache
 def console() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, width=_width())
 
 
 @cache

@@ -92,3 +92,18 @@ def project(template_project: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "demo"
     shutil.copytree(template_project, dest, symlinks=True)
     return dest
+
+
+@pytest.fixture(scope="session")
+def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project from `mlopsctl init --run`: its first commit has a trained baseline model."""
+    where = tmp_path_factory.mktemp("trained")
+    mlopsctl("init", "demo", "--no-input", "--run", "--no-hooks", cwd=where, check=True)
+    return where / "demo"
+
+
+@pytest.fixture
+def trained_project(trained_template: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "demo"
+    shutil.copytree(trained_template, dest, symlinks=True)
+    return dest

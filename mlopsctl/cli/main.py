@@ -8,7 +8,9 @@ import sys
 import typer
 
 from mlopsctl import __version__
+from mlopsctl.cli import exp as exp_cmd
 from mlopsctl.cli import init as init_cmd
+from mlopsctl.cli import train as train_cmd
 
 app = typer.Typer(
     name="mlopsctl",
@@ -18,6 +20,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("init")(init_cmd.init)
+app.command("train")(train_cmd.train)
+app.command("evaluate")(train_cmd.evaluate)
+app.add_typer(exp_cmd.app, name="exp")
 
 
 def _version(value: bool) -> None:

@@ -41,7 +41,7 @@ def compose_params(project: Path, overrides: list[str] | tuple[str, ...] = ()) -
             cfg = compose(PRIMARY_CONFIG, overrides=list(overrides))
         params = OmegaConf.to_container(cfg, resolve=True)
     except (HydraException, OmegaConfBaseException) as exc:
-        raise BadInput(_first_line(exc), _override_hint(conf_dir, exc)) from exc
+        raise BadInput(_first_line(exc), _override_hint(project, conf_dir, exc)) from exc
     assert isinstance(params, dict)
     return {str(k): v for k, v in params.items()}
 
@@ -67,7 +67,105 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
-def _override_hint(conf_dir: Path, exc: BaseException) -> str:
+def _override_hint(project: Path, conf_dir: Path, exc: BaseException) -> str:
+    import re
+
+    text = str(exc)
+    if m := re.search(r"Could not find '([^/']+)/", text):
+        group = m[1]
+        return f"options of {group}: {', '.join(group_options(conf_dir, group))}"
+    if m := re.search(r"Could not override '([^']+)'", text):
+        parent = m[1].rpartition(".")[0]
+        keys = _keys_under(project, parent)
+        where = parent or "the config"
+        listed = f"keys of {where}: {', '.join(keys)}; " if keys else ""
+        return f"{listed}to add a new key use +{m[1]}=VALUE"
     groups = sorted(p.name for p in conf_dir.iterdir() if p.is_dir())
     choices = "; ".join(f"{g}: {', '.join(group_options(conf_dir, g))}" for g in groups)
-    return f"config groups and their options — {choices}" if choices else "check conf/"
+    return f"config groups and their options: {choices}" if choices else "check conf/"
+
+
+def _keys_under(project: Path, dotted: str) -> list[str]:
+    try:
+        node: Any = compose_params(project)
+    except BadInput:
+        return []
+    for part in filter(None, dotted.split(".")):
+        node = node.get(part) if isinstance(node, dict) else None
+    return sorted(node) if isinstance(node, dict) else []
+
+
+def _parse_overrides(overrides: list[str] | tuple[str, ...]) -> list[Any]:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        return list(OverridesParser.create().parse_overrides(list(overrides)))
+    except HydraException as exc:
+        raise BadInput(_first_line(exc), "overrides look like key=value, group=option") from exc
+
+
+def expand_sweep(overrides: list[str] | tuple[str, ...]) -> list[list[str]]:
+    """Hydra sweep syntax to the cartesian product of plain overrides:
+    ['model=a,b', 'seed=1,2'] -> [['model=a', 'seed=1'], ['model=a', 'seed=2'], ...]."""
+    import itertools
+
+    axes: list[list[str]] = []
+    for override in _parse_overrides(overrides):
+        key = override.get_key_element()
+        if override.is_sweep_override():
+            axes.append([f"{key}={value}" for value in override.sweep_string_iterator()])
+        else:
+            axes.append([override.input_line])
+    return [list(combo) for combo in itertools.product(*axes)]
+
+
+def validate_override_types(
+    project: Path, overrides: list[str] | tuple[str, ...], params: dict[str, Any]
+) -> None:
+    """Hydra rejects unknown keys and options; this rejects values of the wrong type
+    (`data.test_size=abc`) by comparing each overridden value with the config's own."""
+    from mlopsctl.core.metrics import flatten
+
+    parsed = _parse_overrides(overrides)
+    conf_dir = project / CONF_DIR
+    groups = [
+        o for o in parsed if "." not in o.key_or_group and (conf_dir / o.key_or_group).is_dir()
+    ]
+    values = [o for o in parsed if o not in groups and not o.is_add() and not o.is_delete()]
+    if not values:
+        return
+    baseline = flatten(compose_params(project, [o.input_line for o in groups]))
+    composed = flatten(params)
+    for override in values:
+        key = override.key_or_group
+        expected, actual = baseline.get(key), composed.get(key)
+        if expected is None or actual is None or _same_kind(expected, actual):
+            continue
+        raise BadInput(
+            f"{override.input_line}: {key} takes {_kind(expected)}, not {_kind(actual)}",
+            f"the config's value is {expected!r}",
+        )
+
+
+def _same_kind(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return isinstance(expected, bool) and isinstance(actual, bool)
+    if isinstance(expected, float):
+        return isinstance(actual, int | float)
+    for kind in (int, str, list, dict):
+        if isinstance(expected, kind):
+            return isinstance(actual, kind)
+    return True
+
+
+def _kind(value: Any) -> str:
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+    }
+    return names.get(type(value), type(value).__name__)

@@ -149,3 +149,45 @@ def push_all(root: Path) -> int:
                 "check that the remote exists and is reachable (`dvc remote list`), "
                 "then run `dvc push`",
             ) from exc
+
+
+def clear_dead_rwlock_entries(root: Path) -> list[int]:
+    """Drop entries of processes that are gone from DVC's `.dvc/tmp/rwlock`.
+
+    DVC skips entries of vanished PIDs itself, but a killed dvc whose parent died too can
+    linger as a zombie (where nothing reaps orphans, as in containers), and DVC then
+    reports its outputs as busy forever. Call only while holding the project lock."""
+    import json
+
+    import psutil
+
+    path = root / ".dvc" / "tmp" / "rwlock"
+    try:
+        lock = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return []
+
+    def alive(info: dict[str, Any]) -> bool:
+        try:
+            return bool(psutil.Process(int(info["pid"])).status() != psutil.STATUS_ZOMBIE)
+        except (psutil.Error, KeyError, ValueError, TypeError):
+            return False
+
+    dead: set[int] = set()
+    writes = {}
+    for out, info in (lock.get("write") or {}).items():
+        if alive(info):
+            writes[out] = info
+        else:
+            dead.add(int(info.get("pid", -1)))
+    reads = {}
+    for out, infos in (lock.get("read") or {}).items():
+        keep = [i for i in infos if alive(i)]
+        dead.update(int(i.get("pid", -1)) for i in infos if i not in keep)
+        if keep:
+            reads[out] = keep
+    if dead:
+        from mlopsctl.core.files import write_atomic
+
+        write_atomic(path, json.dumps({"write": writes, "read": reads}))
+    return sorted(dead)

@@ -1,0 +1,99 @@
+"""Experiments: a sweep queued and run by DVC, then listed, compared, applied, cleaned up."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import git, mlopsctl
+
+
+def as_json(project: Path, *args: str) -> object:
+    proc = mlopsctl(*args, "--json", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.slow
+def test_sweep_list_compare_apply_gc(trained_project: Path) -> None:
+    p = trained_project
+    before = (p / "params.yaml").read_bytes()
+    result = as_json(
+        p,
+        "train",
+        "--queue",
+        "--jobs",
+        "2",
+        "--name",
+        "grid",
+        "model=logistic_regression,random_forest",
+        "seed=1,2",
+        "data.test_size=0.25",
+    )
+    assert isinstance(result, dict)
+    names = sorted(e["name"] for e in result["experiments"])
+    assert names == ["grid-1", "grid-2", "grid-3", "grid-4"] and result["failed"] == []
+    combos = {(e["params"]["model._target_"], e["params"]["seed"]) for e in result["experiments"]}
+    assert len(combos) == 4
+    # ranked best first by the project's primary metric
+    scores = [e["metrics"]["f1"] for e in result["experiments"]]
+    assert scores == sorted(scores, reverse=True)
+    # queueing did not leave the sweep's params in the workspace
+    assert (p / "params.yaml").read_bytes() == before
+
+    listed = as_json(p, "exp", "list")
+    assert isinstance(listed, list)
+    assert {"grid-1", "grid-2", "grid-3", "grid-4"} <= {e["name"] for e in listed}
+    proc = mlopsctl("exp", "list", cwd=p, env=dict(os.environ, COLUMNS="200"))
+    assert proc.returncode == 0 and "grid-3" in proc.stdout and "f1" in proc.stdout
+
+    by_name = {e["name"]: e for e in result["experiments"]}
+    lr, rf = by_name["grid-1"], by_name["grid-3"]  # seed=1: logistic regression vs forest
+    compared = as_json(p, "exp", "compare", "grid-1", "grid-3")
+    assert isinstance(compared, dict)
+    changed = {(r["section"], r["key"]) for r in compared["rows"] if r["changed"]}
+    assert ("param", "model._target_") in changed
+    assert ("metric", "f1") in changed or lr["metrics"]["f1"] == rf["metrics"]["f1"]
+    wide = dict(os.environ, COLUMNS="200")
+    proc = mlopsctl("exp", "compare", "grid-1", "grid-3", cwd=p, env=wide)
+    assert "RandomForestClassifier" in proc.stdout and "model._target_" in proc.stdout
+
+    proc = mlopsctl("exp", "apply", "grid-3", cwd=p)
+    assert proc.returncode == 0, proc.stderr
+    assert yaml.safe_load((p / "params.yaml").read_text())["seed"] == 1
+    assert json.loads((p / "metrics.json").read_text())["f1"] == rf["metrics"]["f1"]
+    git("checkout", "--", ".", cwd=p)
+
+    plan = as_json(p, "exp", "gc", "--keep", "1")
+    assert isinstance(plan, dict) and plan["removed"] is False
+    assert len(plan["keep"]) == 1 and len(plan["remove"]) == 3
+    assert len([e for e in as_json(p, "exp", "list") if e["kind"] == "experiment"]) == 4
+    proc = mlopsctl("exp", "gc", "--keep", "1", "--yes", cwd=p)
+    assert proc.returncode == 0, proc.stderr
+    left = [e["name"] for e in as_json(p, "exp", "list") if e["kind"] == "experiment"]
+    assert left == plan["keep"]
+
+
+def test_a_bad_combination_queues_nothing(trained_project: Path) -> None:
+    p = trained_project
+    proc = mlopsctl("train", "--queue", "model=logistic_regression,nope", cwd=p)
+    assert proc.returncode == 2, proc.stderr
+    assert "model/nope" in proc.stderr
+    listed = as_json(p, "exp", "list")
+    assert isinstance(listed, list)
+    assert [e for e in listed if e["kind"] == "experiment"] == []
+
+
+def test_compare_against_a_git_revision_and_unknown_names(trained_project: Path) -> None:
+    p = trained_project
+    compared = as_json(p, "exp", "compare", "HEAD", "workspace")
+    assert isinstance(compared, dict)
+    assert not [r for r in compared["rows"] if r["changed"]]
+    proc = mlopsctl("exp", "compare", "HEAD", "nope-nope", cwd=p)
+    assert proc.returncode == 2 and "nope-nope" in proc.stderr
+    proc = mlopsctl("exp", "apply", "nope-nope", cwd=p)
+    assert proc.returncode == 2 and "nope-nope" in proc.stderr
