@@ -105,7 +105,12 @@ def apply(name: str = typer.Argument(..., help="Experiment to bring into the wor
     from mlopsctl.core.project import find_project
 
     apply_core(find_project(), name)
-    console().print(f"applied {name}: `git diff` shows its changes; commit them to keep them")
+    console().print(
+        f"applied {name}: `git diff` shows its changes. params.yaml now holds its params; "
+        "put them in conf/ before the next `mlopsctl train`, which recomposes params.yaml "
+        "from conf/ (overrides apply to one run, as in Hydra)",
+        soft_wrap=True,
+    )
 
 
 @app.command("gc")

@@ -46,6 +46,35 @@ def compose_params(project: Path, overrides: list[str] | tuple[str, ...] = ()) -
     return {str(k): v for k, v in params.items()}
 
 
+COMPOSE_CACHE = Path(".dvc") / "tmp" / "mlopsctl-compose.json"
+
+
+def compose_validated(project: Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """compose_params + validate_override_types, remembered for identical conf/ contents and
+    overrides (Hydra costs ~0.3 s a run; a no-op `mlopsctl train` should cost what DVC does)."""
+    import hashlib
+    import json
+
+    conf_dir = project / CONF_DIR
+    digest = hashlib.sha256(json.dumps(list(overrides)).encode())
+    for path in sorted(conf_dir.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(conf_dir)).encode() + b"\0" + path.read_bytes())
+    key = digest.hexdigest()
+    cache = project / COMPOSE_CACHE
+    try:
+        cached = json.loads(cache.read_text(encoding="utf-8"))
+        if cached.get("key") == key and isinstance(cached.get("params"), dict):
+            return dict(cached["params"])
+    except (OSError, ValueError):
+        pass
+    params = compose_params(project, overrides)
+    validate_override_types(project, overrides, params)
+    if cache.parent.is_dir():
+        write_atomic(cache, json.dumps({"key": key, "params": params}))
+    return params
+
+
 def render_params(params: dict[str, Any]) -> str:
     import yaml
 
@@ -127,6 +156,8 @@ def validate_override_types(
     (`data.test_size=abc`) by comparing each overridden value with the config's own."""
     from mlopsctl.core.metrics import flatten
 
+    if not overrides:
+        return
     parsed = _parse_overrides(overrides)
     conf_dir = project / CONF_DIR
     groups = [

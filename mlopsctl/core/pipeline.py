@@ -112,9 +112,7 @@ def project_lock(project: Project) -> Iterator[None]:
 
 def prepare_params(project: Project, overrides: list[str] | tuple[str, ...]) -> bool:
     """Compose and validate the config, then write params.yaml if it changed."""
-    params = config.compose_params(project.root, overrides)
-    config.validate_override_types(project.root, overrides, params)
-    return config.write_params(project.root, params)
+    return config.write_params(project.root, config.compose_validated(project.root, overrides))
 
 
 def pipeline_up_to_date(project: Project) -> bool:
@@ -150,10 +148,13 @@ def train(
 def evaluate(
     project: Project, *, stage: str = "evaluate", rev: str | None = None, on_event: Events = _ignore
 ) -> RunResult:
-    """Run what evaluation needs (`dvc repro evaluate`), then read the metrics."""
+    """Evaluate the workspace's model: `dvc repro evaluate` (upstream stages only if their
+    inputs changed), or nothing when up to date. params.yaml is used as it is: evaluating
+    must not retrain with a different config."""
+    if rev is not None:
+        read_metrics(project.root, rev)  # an unknown rev fails before anything runs
     with project_lock(project):
-        changed = prepare_params(project, ())
-        if not changed and pipeline_up_to_date(project):
+        if pipeline_up_to_date(project):
             stages: list[StageRun] = []
             up_to_date = True
         else:
@@ -162,7 +163,7 @@ def evaluate(
     return _result(
         project,
         up_to_date=up_to_date,
-        changed=changed,
+        changed=False,
         exp=None,
         stages=stages,
         baseline=rev or "HEAD",
@@ -177,20 +178,26 @@ def _result(
     exp: str | None,
     stages: list[StageRun],
     baseline: str = "HEAD",
+    repo: Any = None,
 ) -> RunResult:
-    try:
-        baseline_metrics = read_metrics(project.root, baseline)
-    except Exception:
-        if baseline != "HEAD":
-            raise
-        baseline_metrics = {}  # no commit with metrics yet
+    if repo is None:
+        with dvcrepo.open_repo(project.root) as opened:
+            return _result(
+                project,
+                up_to_date=up_to_date,
+                changed=changed,
+                exp=exp,
+                stages=stages,
+                baseline=baseline,
+                repo=opened,
+            )
     return RunResult(
         up_to_date=up_to_date,
         params_changed=changed,
         experiment=exp,
         stages=stages,
-        metrics=read_metrics(project.root),
-        baseline_metrics=baseline_metrics,
+        metrics=read_metrics(project.root, None),
+        baseline_metrics=read_metrics(project.root, baseline),
         baseline=baseline,
         primary_metric=project.primary_metric(),
     )

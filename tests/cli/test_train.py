@@ -185,8 +185,11 @@ def test_evaluate_shows_metrics_plots_and_compares_with_a_rev(trained_project: P
     shown = json.loads(proc.stdout)
     assert shown["up_to_date"] is True
     assert "plots/images/roc_curve.png" in shown["plots"]
-    train_json(p, "model.C=0.05", "--no-exp")
+    conf = p / "conf/model/logistic_regression.yaml"
+    conf.write_text(conf.read_text().replace("C: 1.0", "C: 0.05"))
+    train_json(p, "--no-exp")
     git("commit", "-qam", "weaker model", cwd=p)
+    assert "up to date" in mlopsctl("evaluate", cwd=p).stdout
     proc = mlopsctl("evaluate", "--rev", "HEAD~1", "--json", cwd=p)
     shown = json.loads(proc.stdout)
     assert shown["baseline"]["rev"] == "HEAD~1"

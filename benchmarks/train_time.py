@@ -1,0 +1,100 @@
+"""`mlopsctl train` against its baselines, measured in one run on fresh template projects.
+
+- no-op: `mlopsctl train` with nothing changed vs `dvc repro` with nothing changed.
+  Goal (issue 3): <= 1.2x.
+- first run: `mlopsctl train` (an experiment, `dvc exp run`) and `mlopsctl train --no-exp`
+  (`dvc repro`) on a fresh project vs running the three stage scripts directly with python.
+  Goal: <= 1.3x.
+Prints JSON. Usage: python benchmarks/train_time.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from _timing import median_wall, wall
+
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+}
+MLOPSCTL = [sys.executable, "-m", "mlopsctl"]
+DVC = [sys.executable, "-m", "dvc"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        env = dict(os.environ, **IDENTITY, XDG_DATA_HOME=str(work / "xdg"))
+        subprocess.run(
+            [*MLOPSCTL, "init", "fresh", "--no-input", "--no-hooks"],
+            cwd=work,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        fresh = work / "fresh"
+
+        first: dict[str, list[float]] = {"scripts": [], "train_no_exp": [], "train_exp": []}
+        for i in range(args.runs):
+            for kind in first:
+                proj = work / f"{kind}-{i}"
+                shutil.copytree(fresh, proj, symlinks=True)
+                if kind == "scripts":
+                    script_env = dict(env, PYTHONPATH="src")
+                    cmds = [
+                        [sys.executable, "-m", f"fresh.{s}"]
+                        for s in ("prepare", "train", "evaluate")
+                    ]
+                    first[kind].append(sum(wall(c, proj, script_env) for c in cmds))
+                else:
+                    extra = ["--no-exp"] if kind == "train_no_exp" else []
+                    first[kind].append(wall([*MLOPSCTL, "train", *extra], proj, env))
+
+        noop_project = work / "train_no_exp-0"  # trained above, nothing changed since
+        runs = max(5, args.runs * 3)
+        median_wall([*DVC, "repro"], 1, noop_project, env)  # warm caches for both
+        dvc_noop = median_wall([*DVC, "repro"], runs, noop_project, env)
+        ours_noop = median_wall([*MLOPSCTL, "train"], runs, noop_project, env)
+
+    med = {k: statistics.median(v) for k, v in first.items()}
+    print(
+        json.dumps(
+            {
+                "benchmark": "train_time",
+                "runs": args.runs,
+                "noop_seconds": {
+                    "dvc_repro": round(dvc_noop, 3),
+                    "mlopsctl_train": round(ours_noop, 3),
+                },
+                "noop_ratio_to_dvc_repro": round(ours_noop / dvc_noop, 3),
+                "first_run_seconds": {k: round(v, 3) for k, v in med.items()},
+                "first_run_ratio_to_scripts": {
+                    "train_no_exp": round(med["train_no_exp"] / med["scripts"], 3),
+                    "train_exp": round(med["train_exp"] / med["scripts"], 3),
+                },
+                "goal": {
+                    "noop_ratio_to_dvc_repro": "<= 1.2",
+                    "first_run_ratio_to_scripts": "<= 1.3",
+                },
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
