@@ -9,6 +9,7 @@ import typer
 
 from mlopsctl import __version__
 from mlopsctl.cli import init as init_cmd
+from mlopsctl.cli import report as report_cmd
 
 app = typer.Typer(
     name="mlopsctl",
@@ -18,6 +19,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("init")(init_cmd.init)
+app.command("report")(report_cmd.report)
 
 
 def _version(value: bool) -> None:
