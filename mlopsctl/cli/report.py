@@ -49,11 +49,14 @@ def report(
             )
         )
         return
+    from rich.markup import escape
+
     out = console()
-    out.print(f"[green]Wrote[/] {_shown(written.markdown)} and {_shown(written.html)}")
+    files = f"{escape(_shown(written.markdown))} and {escape(_shown(written.html))}"
+    out.print(f"[green]Wrote[/] {files}", soft_wrap=True)
     for row in result.metrics:
         change = f" ({format_change(row.change)} vs {rev})" if result.rev_has_metrics else ""
-        out.print(f"  {row.name}: {format_number(row.value)}{change}", soft_wrap=True)
+        out.print(escape(f"  {row.name}: {format_number(row.value)}{change}"), soft_wrap=True)
 
 
 def _shown(path: Path) -> str:
