@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.cli.test_init import assert_one_line_error
-from tests.conftest import dvc, git, mlopsctl
+from tests.conftest import copy_project, dvc, git, mlopsctl
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 IMAGES = ["plots/images/confusion_matrix.png", "plots/images/roc_curve.png"]
@@ -31,9 +31,7 @@ def ran_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ran(ran_project: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / "demo"
-    shutil.copytree(ran_project, dest, symlinks=True)
-    return dest
+    return copy_project(ran_project, tmp_path)
 
 
 def report_json(*args: str, cwd: Path) -> dict:
