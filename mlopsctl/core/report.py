@@ -20,7 +20,7 @@ from typing import Any
 from mlopsctl.core.files import write_atomic
 from mlopsctl.core.metrics import flatten, read_metrics
 from mlopsctl.core.project import Project
-from mlopsctl.errors import BadInput, EnvironmentProblem, MlopsctlError
+from mlopsctl.errors import BadInput, EnvironmentProblem
 
 DEFAULT_OUTPUT = "reports"
 MARKDOWN_NAME = "report.md"
@@ -102,8 +102,9 @@ def collect_report(project: Project, rev: str = "HEAD") -> Report:
     commit, dirty, rev_commit, plot_outs = _inspect_repo(root, rev)
     try:
         rev_metrics = read_metrics(root, rev)
-    except MlopsctlError:
-        rev_metrics = {}  # the rev exists (checked above) but has no metrics file
+    except BadInput:
+        # read_metrics raises for a rev without the metrics file; the rev itself is known good
+        rev_metrics = {}
     primary = project.primary_metric()
     images, plot_data = _plots(root, plot_outs)
     return Report(
