@@ -86,12 +86,17 @@ def template_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return where / "demo"
 
 
+def copy_project(source: Path, tmp_path: Path) -> Path:
+    """A private copy of a project made once per session (git, DVC cache and all)."""
+    dest = tmp_path / source.name
+    shutil.copytree(source, dest, symlinks=True)
+    return dest
+
+
 @pytest.fixture
 def project(template_project: Path, tmp_path: Path) -> Path:
     """A private copy of the generated project (git, DVC cache and all)."""
-    dest = tmp_path / "demo"
-    shutil.copytree(template_project, dest, symlinks=True)
-    return dest
+    return copy_project(template_project, tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +109,5 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def trained_project(trained_template: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / "demo"
-    shutil.copytree(trained_template, dest, symlinks=True)
-    return dest
+    """A private copy of the trained project."""
+    return copy_project(trained_template, tmp_path)

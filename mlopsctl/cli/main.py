@@ -10,6 +10,7 @@ import typer
 from mlopsctl import __version__
 from mlopsctl.cli import exp as exp_cmd
 from mlopsctl.cli import init as init_cmd
+from mlopsctl.cli import report as report_cmd
 from mlopsctl.cli import train as train_cmd
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app.command("init")(init_cmd.init)
 app.command("train")(train_cmd.train)
 app.command("evaluate")(train_cmd.evaluate)
 app.add_typer(exp_cmd.app, name="exp")
+app.command("report")(report_cmd.report)
 
 
 def _version(value: bool) -> None:

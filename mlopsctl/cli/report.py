@@ -1,0 +1,66 @@
+"""`mlopsctl report`: parse, call core.report, say where the files went."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def report(
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Folder for report.md and report.html [default: reports/]."
+    ),
+    rev: str = typer.Option(
+        "HEAD", "--rev", help="Compare the workspace's metrics with this commit or experiment."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the files and metrics as JSON."),
+) -> None:
+    """Write a Markdown report (for CI) and an offline HTML page: metrics, params, plots."""
+    from mlopsctl.console import console
+    from mlopsctl.core.project import find_project
+    from mlopsctl.core.report import format_change, format_number, write_report
+
+    written = write_report(find_project(), output, rev)
+    result = written.report
+    if as_json:
+        console().print_json(
+            json.dumps(
+                {
+                    "markdown": str(written.markdown),
+                    "html": str(written.html),
+                    "project": result.project,
+                    "commit": result.commit,
+                    "dirty": result.dirty,
+                    "rev": result.rev,
+                    "rev_commit": result.rev_commit,
+                    "primary_metric": result.primary_metric,
+                    "metrics": {
+                        row.name: {
+                            "value": row.value,
+                            "rev_value": row.rev_value,
+                            "change": row.change,
+                        }
+                        for row in result.metrics
+                    },
+                    "images": result.images,
+                }
+            )
+        )
+        return
+    from rich.markup import escape
+
+    out = console()
+    files = f"{escape(_shown(written.markdown))} and {escape(_shown(written.html))}"
+    out.print(f"[green]Wrote[/] {files}", soft_wrap=True)
+    for row in result.metrics:
+        change = f" ({format_change(row.change)} vs {rev})" if result.rev_has_metrics else ""
+        out.print(escape(f"  {row.name}: {format_number(row.value)}{change}"), soft_wrap=True)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
