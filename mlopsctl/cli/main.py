@@ -8,6 +8,8 @@ import sys
 import typer
 
 from mlopsctl import __version__
+from mlopsctl.cli import check as check_cmd
+from mlopsctl.cli import data as data_cmd
 from mlopsctl.cli import init as init_cmd
 
 app = typer.Typer(
@@ -18,6 +20,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("init")(init_cmd.init)
+app.add_typer(data_cmd.app)
+app.add_typer(check_cmd.app)
 
 
 def _version(value: bool) -> None:

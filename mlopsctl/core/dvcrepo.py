@@ -65,15 +65,17 @@ def require_remote_support(url: str) -> None:
 
 
 @contextmanager
-def quiet_dvc() -> Iterator[None]:
-    """In-process DVC logs and prints for its own CLI; mlopsctl renders its own output."""
+def quiet_dvc(progress: bool = False) -> Iterator[None]:
+    """In-process DVC logs and prints for its own CLI; mlopsctl renders its own output.
+
+    `progress` keeps DVC's progress bars (hashing, transfers); they draw only on a TTY."""
     import logging
 
     from dvc.ui import ui
 
     logger = logging.getLogger("dvc")
     level, enabled = logger.level, ui._enabled
-    logger.setLevel(logging.WARNING)
+    logger.setLevel(logging.INFO if progress else logging.WARNING)
     ui._enabled = False
     try:
         yield
@@ -83,11 +85,11 @@ def quiet_dvc() -> Iterator[None]:
 
 
 @contextmanager
-def open_repo(root: Path) -> Iterator[Repo]:
+def open_repo(root: Path, progress: bool = False) -> Iterator[Repo]:
     from dvc.repo import Repo
 
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
-    with quiet_dvc(), Repo(str(root)) as repo:
+    with quiet_dvc(progress), Repo(str(root)) as repo:
         yield repo
 
 
