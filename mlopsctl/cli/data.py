@@ -216,7 +216,12 @@ def _render_report(report: ValidationReport) -> None:
         return
     table = Table(title=f"{report.data} against {report.schema}", title_justify="left")
     for column in ("column", "check", "count", "examples", "rows"):
-        table.add_column(column, justify="right" if column == "count" else "left", overflow="fold")
+        table.add_column(
+            column,
+            justify="right" if column == "count" else "left",
+            overflow="fold",
+            no_wrap=column == "column",
+        )
     for failure in report.failures:
         table.add_row(
             escape(failure.column or "-"),
@@ -225,7 +230,7 @@ def _render_report(report: ValidationReport) -> None:
             escape(", ".join(repr(v) for v in failure.examples)),
             ", ".join(str(r) for r in failure.rows),
         )
-    out.print(table)
+    _print_table(table)
 
 
 @app.command("profile")
@@ -255,21 +260,31 @@ def profile(
 
 
 def _render_profile(result: dict[str, Any]) -> None:
+    from rich import box
     from rich.markup import escape
     from rich.table import Table
 
-    from mlopsctl.console import console
-
-    table = Table(title=f"{result['data']}: {result['rows']} rows", title_justify="left")
-    for column in ("column", "type", "count", "missing", "unique", "mean", "std", "p50", "top"):
+    columns = result["columns"]
+    categorical = any(stats["kind"] != "numeric" for stats in columns.values())
+    headers = ["column", "type", "count", "missing", "unique", "mean", "std", "p50"]
+    headers += ["top values"] if categorical else []
+    table = Table(
+        title=f"{result['data']}: {result['rows']} rows",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for header in headers:
         table.add_column(
-            column,
-            justify="left" if column in ("column", "type", "top") else "right",
+            header,
+            justify="left" if header in ("column", "type", "top values") else "right",
+            no_wrap=header == "column",
             overflow="fold",
         )
-    for name, stats in result["columns"].items():
+    for name, stats in columns.items():
         numeric = stats["kind"] == "numeric"
-        table.add_row(
+        quantiles = stats.get("quantiles") or {}
+        row = [
             escape(name),
             stats["dtype"],
             str(stats["count"]),
@@ -277,14 +292,29 @@ def _render_profile(result: dict[str, Any]) -> None:
             str(stats["unique"]),
             _fmt(stats.get("mean")) if numeric else "",
             _fmt(stats.get("std")) if numeric else "",
-            _fmt(stats.get("quantiles", {}).get("0.5")) if numeric else "",
-            ""
-            if numeric
-            else escape(
-                ", ".join(f"{t['value']} ({t['count']})" for t in stats.get("top", [])[:3])
-            ),
-        )
-    console().print(table)
+            _fmt(quantiles.get("0.5")) if numeric else "",
+        ]
+        if categorical:
+            top = stats.get("top", [])[:3]
+            row.append(escape(", ".join(f"{t['value']} ({t['count']})" for t in top)))
+        table.add_row(*row)
+    _print_table(table)
+
+
+def _print_table(table: Any) -> None:
+    """Piped output has no terminal width to fit: give the table what it needs (to a limit)."""
+    from mlopsctl.console import console
+
+    out = console()
+    if out.is_terminal:
+        out.print(table)
+        return
+    width = out.width
+    out.width = 200
+    try:
+        out.print(table)
+    finally:
+        out.width = width
 
 
 def _fmt(value: float | None) -> str:

@@ -138,7 +138,8 @@ def pull_data(root: Path, remote: str | None = None, progress: bool = False) -> 
     not an error (`dvc repro` makes them), but data the remote lacks is."""
     from dvc.exceptions import CheckoutError, DvcException
 
-    with open_repo(root, progress=progress) as repo:
+    # DVC warns about each missing output; what is missing is reported below instead
+    with open_repo(root, progress=progress, warnings=False) as repo:
         name, url = resolve_remote(repo, remote, must_exist=True)
         try:
             result = repo.pull(remote=name, allow_missing=True)
