@@ -18,3 +18,21 @@ def median_wall(
     cmd: list[str], runs: int, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> float:
     return statistics.median(wall(cmd, cwd, env) for _ in range(runs))
+
+
+def run_measured(
+    cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[float, int]:
+    """Wall seconds and peak resident memory (bytes) of one command, which must succeed."""
+    import os
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, cmd, stderr=proc.stderr.read())
+    return seconds, usage.ru_maxrss * 1024

@@ -8,6 +8,8 @@ import sys
 import typer
 
 from mlopsctl import __version__
+from mlopsctl.cli import check as check_cmd
+from mlopsctl.cli import data as data_cmd
 from mlopsctl.cli import exp as exp_cmd
 from mlopsctl.cli import init as init_cmd
 from mlopsctl.cli import report as report_cmd
@@ -25,6 +27,8 @@ app.command("train")(train_cmd.train)
 app.command("evaluate")(train_cmd.evaluate)
 app.add_typer(exp_cmd.app, name="exp")
 app.command("report")(report_cmd.report)
+app.add_typer(data_cmd.app)
+app.add_typer(check_cmd.app)
 
 
 def _version(value: bool) -> None:

@@ -25,6 +25,7 @@ def group_options(conf_dir: Path, group: str) -> list[str]:
 
 def compose_params(project: Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Compose conf/config.yaml with Hydra overrides into a plain, resolved dict."""
+    import yaml
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
@@ -40,7 +41,7 @@ def compose_params(project: Path, overrides: list[str] | tuple[str, ...] = ()) -
         with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
             cfg = compose(PRIMARY_CONFIG, overrides=list(overrides))
         params = OmegaConf.to_container(cfg, resolve=True)
-    except (HydraException, OmegaConfBaseException) as exc:
+    except (HydraException, OmegaConfBaseException, yaml.YAMLError) as exc:
         raise BadInput(_first_line(exc), _override_hint(project, conf_dir, exc)) from exc
     assert isinstance(params, dict)
     return {str(k): v for k, v in params.items()}

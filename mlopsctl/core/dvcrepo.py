@@ -65,29 +65,39 @@ def require_remote_support(url: str) -> None:
 
 
 @contextmanager
-def quiet_dvc() -> Iterator[None]:
-    """In-process DVC logs and prints for its own CLI; mlopsctl renders its own output."""
+def quiet_dvc(progress: bool = False, warnings: bool = True) -> Iterator[None]:
+    """In-process DVC logs and prints for its own CLI; mlopsctl renders its own output.
+
+    `progress` keeps DVC's progress bars (hashing, transfers); they draw only on a TTY.
+    `warnings=False` drops DVC's warnings too, for callers that report the outcome."""
     import logging
 
     from dvc.ui import ui
 
     logger = logging.getLogger("dvc")
     level, enabled = logger.level, ui._enabled
-    logger.setLevel(logging.WARNING)
+    logger.setLevel(logging.INFO if progress else logging.WARNING)
     ui._enabled = False
+    errors_only = logging.Filter()
+    errors_only.filter = lambda record: record.levelno >= logging.ERROR  # type: ignore[method-assign]
+    handlers = [] if warnings else list(logger.handlers)
+    for handler in handlers:
+        handler.addFilter(errors_only)
     try:
         yield
     finally:
         logger.setLevel(level)
         ui._enabled = enabled
+        for handler in handlers:
+            handler.removeFilter(errors_only)
 
 
 @contextmanager
-def open_repo(root: Path) -> Iterator[Repo]:
+def open_repo(root: Path, progress: bool = False, warnings: bool = True) -> Iterator[Repo]:
     from dvc.repo import Repo
 
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
-    with quiet_dvc(), Repo(str(root)) as repo:
+    with quiet_dvc(progress, warnings), Repo(str(root)) as repo:
         yield repo
 
 

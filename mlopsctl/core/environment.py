@@ -8,7 +8,7 @@ import subprocess
 from mlopsctl.errors import EnvironmentProblem
 
 # what the generated project's stages and tests import, by import name
-PROJECT_MODULES = ("pandas", "sklearn", "yaml", "matplotlib", "hydra", "dvc")
+PROJECT_MODULES = ("pandas", "sklearn", "yaml", "matplotlib", "hydra", "dvc", "pandera", "mlopsctl")
 
 
 def require_project_python(modules: tuple[str, ...] = PROJECT_MODULES) -> str:
@@ -36,6 +36,7 @@ def require_project_python(modules: tuple[str, ...] = PROJECT_MODULES) -> str:
         raise EnvironmentProblem(
             f"`{python}` cannot import {', '.join(missing)}, which the project's stages need",
             "activate the environment where mlopsctl is installed, "
-            "or `pip install dvc hydra-core scikit-learn pandas matplotlib pyyaml`",
+            "or `pip install dvc hydra-core scikit-learn pandas matplotlib pyyaml pandera` "
+            "and mlopsctl itself",
         )
     return python

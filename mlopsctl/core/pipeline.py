@@ -8,7 +8,6 @@ parsed into stage events; nothing changed means no DVC run at all.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -117,8 +116,13 @@ def prepare_params(project: Project, overrides: list[str] | tuple[str, ...]) -> 
 
 def pipeline_up_to_date(project: Project) -> bool:
     """DVC's own status, in-process (a `dvc status` subprocess costs as much as a no-op run)."""
-    with dvcrepo.open_repo(project.root) as repo:
-        return not repo.status()
+    from dvc.lock import LockError
+
+    try:
+        with dvcrepo.open_repo(project.root) as repo:
+            return not repo.status()
+    except LockError as exc:
+        raise _busy(str(exc)) from exc
 
 
 def train(
@@ -204,9 +208,12 @@ def _result(
 
 
 def run_stages(
-    project: Project, dvc_args: list[str], on_event: Events
+    project: Project, dvc_args: list[str], on_event: Events, *, tie_to_parent: bool = True
 ) -> tuple[list[StageRun], str | None]:
-    """Run dvc, stream its output as stage events; raise StageFailed when a stage fails."""
+    """Run dvc, stream its output as stage events; raise StageFailed when a stage fails.
+
+    tie_to_parent: on Linux, dvc gets SIGTERM if mlopsctl dies (kill -9), instead of
+    running on unlocked; needs a preexec hook, which is unsafe with threads (sweeps)."""
     proc = subprocess.Popen(
         dvcrepo.dvc_command(dvc_args),
         cwd=project.root,
@@ -216,7 +223,7 @@ def run_stages(
         stderr=subprocess.STDOUT,
         text=True,
         bufsize=1,
-        preexec_fn=_die_with_parent,
+        preexec_fn=_parent_death_signal() if tie_to_parent else None,
     )
     stages: list[StageRun] = []
     output: list[str] = []
@@ -265,6 +272,9 @@ def run_stages(
             proc.kill()
         raise
     if code != 0:
+        busy = [line for line in output if "Unable to acquire lock" in line or "is busy" in line]
+        if busy and failed is None:
+            raise _busy(busy[0])
         if failed is None and current is not None:
             failed = current[0]
         if failed:
@@ -274,15 +284,26 @@ def run_stages(
     return stages, experiment
 
 
-def _die_with_parent() -> None:
-    """Linux: if mlopsctl is killed, its dvc goes too instead of running on unlocked."""
+def _busy(detail: str) -> EnvironmentProblem:
+    return EnvironmentProblem(
+        f"another DVC process holds this project's lock: {detail.splitlines()[0]}",
+        "wait for the other `dvc` run to finish (or end it), then run again",
+    )
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A preexec hook doing only a prctl(PR_SET_PDEATHSIG) call, libc loaded beforehand."""
     try:
         import ctypes
 
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
+        return None
+
+    def hook() -> None:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    return hook
 
 
 @dataclass
@@ -302,19 +323,22 @@ def sweep(
     jobs: int = 1,
     on_event: Events = _ignore,
 ) -> SweepResult:
-    """Expand Hydra sweep syntax, validate every combination, queue them all in DVC,
-    run the queue with `jobs` workers, and rank the results by the primary metric."""
+    """Expand Hydra sweep syntax, validate every combination, then run each as a DVC
+    experiment in its own temporary directory (`dvc exp run --temp`), `jobs` at a time,
+    and rank the results by the primary metric.
+
+    Not DVC's celery queue (`--queue` + `--run-all`): its workers hang after a few
+    experiments (treeverse/dvc#10398, #8165), seen here with two jobs. Each run snapshots
+    the workspace when it starts, so params.yaml is written for one combination, its run
+    started, and the next written only once that run has taken its snapshot."""
     import secrets
+    import threading
 
     from mlopsctl.core import experiments as exps
     from mlopsctl.core.files import write_atomic
 
     combos = config.expand_sweep(overrides)
-    composed = []
-    for combo in combos:  # all of them before queueing any
-        params = config.compose_params(project.root, combo)
-        config.validate_override_types(project.root, combo, params)
-        composed.append(params)
+    composed = [config.compose_validated(project.root, combo) for combo in combos]
     prefix = name or f"sweep-{secrets.token_hex(3)}"
     names = [f"{prefix}-{i}" for i in range(1, len(combos) + 1)]
     taken = {e.name for e in exps.list_experiments(project)} & set(names)
@@ -323,32 +347,50 @@ def sweep(
             f"experiment names already used: {', '.join(sorted(taken))}",
             "choose another --name, or drop the old ones with `mlopsctl exp gc`",
         )
+    failures: dict[str, str] = {}
+    slots = threading.Semaphore(max(1, jobs))
+
+    def run_one(exp_name: str, snapshotted: threading.Event) -> None:
+        def events(event: StageEvent) -> None:
+            if event.kind == "experiment":
+                snapshotted.set()
+            elif event.stage:
+                event.stage = f"{exp_name}: {event.stage}"
+            on_event(event)
+
+        try:
+            args = ["exp", "run", "--temp", "--no-hydra", "--name", exp_name]
+            run_stages(project, args, events, tie_to_parent=False)
+        except StageFailed as exc:
+            failures[exp_name] = exc.stage
+        except Exception as exc:  # reported with the others, never lost in a thread
+            failures[exp_name] = str(exc)
+        finally:
+            snapshotted.set()
+            slots.release()
+
     with project_lock(project):
         original = project.params_path.read_bytes() if project.params_path.exists() else None
+        threads = []
         try:
             for exp_name, params in zip(names, composed, strict=True):
+                slots.acquire()
                 config.write_params(project.root, params)
-                proc = dvcrepo.run_dvc(
-                    ["exp", "run", "--queue", "--no-hydra", "--name", exp_name], project.root
-                )
-                if proc.returncode != 0:
-                    dvcrepo.run_dvc(["queue", "remove", *names], project.root)
-                    raise EnvironmentProblem(
-                        f"could not queue {exp_name}: {(proc.stderr or proc.stdout).strip()}",
-                        "run `dvc queue status` to see the queue",
-                    )
+                snapshotted = threading.Event()
+                thread = threading.Thread(target=run_one, args=(exp_name, snapshotted))
+                thread.start()
+                threads.append(thread)
+                snapshotted.wait()
         finally:
+            for thread in threads:
+                thread.join()
             if original is not None:
                 write_atomic(project.params_path, original)
-        on_event(StageEvent("output", line=f"queued {len(names)} experiments"))
-        # which experiments failed is read back below
-        with contextlib.suppress(StageFailed):
-            run_stages(project, ["exp", "run", "--run-all", "--jobs", str(max(1, jobs))], on_event)
     metric = project.primary_metric()
     found = {e.name: e for e in exps.list_experiments(project) if e.name in names}
-    failed = [n for n in names if n not in found or found[n].state != "success"]
+    failed = [n for n in names if n in failures or n not in found or found[n].state != "success"]
     ranked = sorted(
-        (found[n] for n in names if n in found and found[n].state == "success"),
+        (found[n] for n in names if n in found and n not in failed),
         key=lambda e: exps.score(e, metric),
         reverse=True,
     )

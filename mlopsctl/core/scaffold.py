@@ -176,6 +176,7 @@ def init_project(
         progress("writing starting data")
         with _timed(timings, "data"):
             data_files = write_starting_data(staging)
+            write_starting_schema(staging)
         with _timed(timings, "params"):
             config.write_params(staging, config.compose_params(staging))
         progress("initialising git and DVC")
@@ -292,6 +293,18 @@ def write_starting_data(project: Path) -> list[str]:
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out, index=False, lineterminator="\n")
     return [raw]
+
+
+def write_starting_schema(project: Path) -> None:
+    """The starting data's schema at conf/data/default.yaml `schema`, when it names one."""
+    import yaml
+
+    from mlopsctl.core.schema import write_schema
+
+    data_cfg = yaml.safe_load((project / "conf" / "data" / "default.yaml").read_text("utf-8"))
+    if data_cfg.get("schema"):
+        target = Path(data_cfg["schema"])
+        write_schema(project, project / data_cfg["raw"], name=target.stem)
 
 
 def _sklearn_breast_cancer() -> Any:

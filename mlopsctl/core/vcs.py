@@ -67,3 +67,23 @@ def _run(cmd: list[str], cwd: Path) -> str:
             )
         raise EnvironmentProblem(f"`{' '.join(cmd[1:3])}` failed: {reason}", "see git's message")
     return proc.stdout
+
+
+def tracked_files(root: Path, paths: list[str]) -> list[str]:
+    """The files under `paths` (relative to `root`) that git tracks."""
+    if not paths:
+        return []
+    out = _run([require_git(), "ls-files", "-z", "--", *paths], root)
+    return [p for p in out.split("\0") if p]
+
+
+def staged_files(root: Path) -> list[str]:
+    """Files added, copied, modified or renamed in the index (what the next commit holds)."""
+    out = _run([require_git(), "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR"], root)
+    return [p for p in out.split("\0") if p]
+
+
+def stage(root: Path, paths: list[str]) -> None:
+    """`git add` these paths (relative to `root`)."""
+    if paths:
+        _run([require_git(), "add", "--", *paths], root)

@@ -55,6 +55,7 @@ def test_init_makes_one_clean_commit_with_everything(template_project: Path) -> 
         ".copier-answers.yml",
         ".dvc/config",
         "data/raw/breast_cancer.csv.dvc",
+        "data/schemas/breast_cancer.yaml",
     ]:
         assert expected in tracked, expected
     # the data is in DVC, not in git
@@ -83,7 +84,7 @@ def test_params_yaml_is_the_composed_config_and_dvc_yaml_declares_the_model(
     assert params["data"]["target"] == "target"
     assert params["data"]["split_seed"] == params["seed"] == 42
     pipeline = yaml.safe_load((p / "dvc.yaml").read_text())
-    assert list(pipeline["stages"]) == ["prepare", "train", "evaluate"]
+    assert list(pipeline["stages"]) == ["validate", "prepare", "train", "evaluate"]
     for stage in pipeline["stages"].values():
         assert stage["deps"] and stage["params"]
     assert pipeline["artifacts"]["demo"] == {
@@ -98,10 +99,13 @@ def test_params_yaml_is_the_composed_config_and_dvc_yaml_declares_the_model(
 
 
 @pytest.mark.slow
-def test_dvc_repro_runs_three_stages_and_rebuilds_identical_model(project: Path) -> None:
+def test_dvc_repro_runs_four_stages_and_rebuilds_identical_model(project: Path) -> None:
     out = dvc("repro", cwd=project).stdout
-    for stage in ("prepare", "train", "evaluate"):
+    for stage in ("validate", "prepare", "train", "evaluate"):
         assert f"Running stage '{stage}'" in out
+    assert out.index("Running stage 'validate'") < out.index("Running stage 'prepare'")
+    profile = json.loads((project / "data/reference/profile.json").read_text())
+    assert profile["data"] == "data/prepared/train.csv" and profile["rows"] == 455
     metrics = json.loads((project / "metrics.json").read_text())
     assert set(metrics) == {"accuracy", "precision", "recall", "f1", "roc_auc"}
     assert metrics["roc_auc"] > 0.9
@@ -114,7 +118,12 @@ def test_dvc_repro_runs_three_stages_and_rebuilds_identical_model(project: Path)
         assert (project / plot).stat().st_size > 0, plot
     first = {
         f: sha256(project / f)
-        for f in ["models/model.pkl", "metrics.json", "plots/images/roc_curve.png"]
+        for f in [
+            "models/model.pkl",
+            "metrics.json",
+            "plots/images/roc_curve.png",
+            "data/reference/profile.json",
+        ]
     }
     dvc("repro", "--force", cwd=project)
     assert {f: sha256(project / f) for f in first} == first

@@ -51,6 +51,7 @@ def test_overrides_change_params_and_the_model(trained_project: Path) -> None:
     )
     assert result["experiment"] == "rf20"
     assert [(s["stage"], s["status"]) for s in result["stages"]] == [
+        ("validate", "cached"),
         ("prepare", "ran"),
         ("train", "ran"),
         ("evaluate", "ran"),
