@@ -9,6 +9,9 @@ import typer
 
 from mlopsctl import __version__
 from mlopsctl.cli import init as init_cmd
+from mlopsctl.cli import promote as promote_cmd
+from mlopsctl.cli import reproduce as reproduce_cmd
+from mlopsctl.cli.registry import registry_app
 
 app = typer.Typer(
     name="mlopsctl",
@@ -18,6 +21,10 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("init")(init_cmd.init)
+app.command("promote")(promote_cmd.promote)
+app.command("rollback")(promote_cmd.rollback)
+app.command("reproduce")(reproduce_cmd.reproduce)
+app.add_typer(registry_app, name="registry")
 
 
 def _version(value: bool) -> None:
