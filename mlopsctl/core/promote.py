@@ -122,6 +122,8 @@ def promote(request: PromoteRequest, start: Path | None = None) -> PromoteResult
     root = project.root
     settings = gates.load_settings(root, project.primary_metric())
     stage = settings.check_stage(request.stage)
+    if not request.dry_run:
+        vcs.require_identity(root)  # before any work: tags need a tagger
     if request.force and not (request.reason or "").strip():
         raise BadInput("--force needs --reason TEXT", "say why the gates may be skipped")
     if request.version and request.bump:
@@ -329,6 +331,8 @@ def rollback(
     root = project.root
     settings = gates.load_settings(root, project.primary_metric())
     settings.check_stage(stage)
+    if not dry_run:
+        vcs.require_identity(root)
     tags = registry.read_tags(root, artifact=name)
     state = registry.model_state(name, tags)
     if not tags:
