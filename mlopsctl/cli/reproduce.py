@@ -37,7 +37,10 @@ def reproduce(
     else:
         out.print(f"{result.name} {result.version} ({result.commit[:8]}) [red]differs[/]:")
         for diff in result.differences:
-            out.print(f"  {diff.what}: registered {diff.registered}, rebuilt {diff.rebuilt}")
+            out.print(
+                f"  {diff.what}: registered {diff.registered}, rebuilt {diff.rebuilt}",
+                soft_wrap=True,
+            )
     if not result.identical:
         raise CheckFailed(
             f"{result.name} {result.version} does not reproduce: "
