@@ -21,13 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from init_time import IDENTITY
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-}
 
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:

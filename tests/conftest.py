@@ -89,8 +89,13 @@ def template_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def project(template_project: Path, tmp_path: Path) -> Path:
     """A private copy of the generated project (git, DVC cache and all)."""
-    dest = tmp_path / "demo"
-    shutil.copytree(template_project, dest, symlinks=True)
+    return private_copy(template_project, tmp_path)
+
+
+def private_copy(project: Path, where: Path) -> Path:
+    """A copy of a made project (git, DVC cache and all) at where/demo."""
+    dest = where / "demo"
+    shutil.copytree(project, dest, symlinks=True)
     return dest
 
 
@@ -105,9 +110,7 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def trained(trained_template: Path, tmp_path: Path) -> Path:
     """A private copy of the trained project: branch main, model v1's commit."""
-    dest = tmp_path / "demo"
-    shutil.copytree(trained_template, dest, symlinks=True)
-    return dest
+    return private_copy(trained_template, tmp_path)
 
 
 def commit_new_model(project: Path, c: float, message: str) -> str:
@@ -125,8 +128,7 @@ def commit_new_model(project: Path, c: float, message: str) -> str:
 def two_models_template(trained_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The trained project plus a second commit on main with a worse model (C=0.01, lower
     f1); branch `first` keeps the first model's commit. Made once, read-only."""
-    dest = tmp_path_factory.mktemp("two-models") / "demo"
-    shutil.copytree(trained_template, dest, symlinks=True)
+    dest = private_copy(trained_template, tmp_path_factory.mktemp("two-models"))
     git("branch", "first", cwd=dest)
     commit_new_model(dest, 0.01, "a worse model: C=0.01")
     return dest
@@ -134,9 +136,7 @@ def two_models_template(trained_template: Path, tmp_path_factory: pytest.TempPat
 
 @pytest.fixture
 def two_models(two_models_template: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / "demo"
-    shutil.copytree(two_models_template, dest, symlinks=True)
-    return dest
+    return private_copy(two_models_template, tmp_path)
 
 
 def switch(project: Path, branch: str) -> None:

@@ -118,9 +118,8 @@ def record_from_message(message: str) -> dict[str, Any] | None:
 def version_lineage(ref: str, start: Path | None = None) -> dict[str, Any]:
     """The lineage of `NAME@vX.Y.Z` or `NAME#STAGE`: as recorded in its registration tag,
     else (a version registered by another tool) as read from its commit."""
-    import yaml
-
     from mlopsctl.core import registry
+    from mlopsctl.core.project import Project
 
     root = registry.registry_root(start)
     resolved = registry.resolve(root, ref)
@@ -129,8 +128,7 @@ def version_lineage(ref: str, start: Path | None = None) -> dict[str, Any]:
     if record is not None:
         record.update(source=f"tag {tag.tag}" if tag else "tag")
     else:
-        pipeline = yaml.safe_load(vcs.show_file(root, resolved.commit, "dvc.yaml") or "") or {}
-        declared = (pipeline.get("artifacts") or {}).get(resolved.name) or {}
+        declared = Project(root).artifacts(resolved.commit).get(resolved.name) or {}
         record = build_lineage(
             root, resolved.name, str(declared.get("path", "")), resolved.commit
         ).to_dict()

@@ -79,11 +79,7 @@ def open_registry(start: Path | None = None) -> tuple[Project, str]:
 
 def model_name(project: Project, name: str | None, rev: str) -> tuple[str, str]:
     """(name, path) of a model declared in dvc.yaml `artifacts:` at `rev`."""
-    import yaml
-
-    text = vcs.show_file(project.root, rev, "dvc.yaml")
-    loaded = yaml.safe_load(text or "") or {}
-    artifacts = {str(k): dict(v or {}) for k, v in (loaded.get("artifacts") or {}).items()}
+    artifacts = project.artifacts(rev)
     models = {k: v for k, v in artifacts.items() if v.get("type", "model") == "model"}
     if name is None:
         if len(models) != 1:

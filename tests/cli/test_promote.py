@@ -206,13 +206,15 @@ def test_promote_an_existing_version_and_roll_back(two_models: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     # v0.0.2 is not HEAD's parent's business: promote it by version, from anywhere
     git("commit", "--quiet", "--allow-empty", "-m", "later work", cwd=two_models)
-    proc = promote(two_models, "--version", "v0.0.2", "--to", "production", "--force",
-                   "--reason", "canary")  # fmt: skip
+    proc = promote(
+        two_models, "--version", "v0.0.2", "--to", "production", "--force", "--reason", "canary"
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert registry_list(two_models)["demo"]["stages"]["production"] == "v0.0.2"
 
-    proc = mlopsctl("rollback", "demo", "--stage", "production", "--reason", "bad canary",
-                    cwd=two_models)  # fmt: skip
+    proc = mlopsctl(
+        "rollback", "demo", "--stage", "production", "--reason", "bad canary", cwd=two_models
+    )
     assert proc.returncode == 0, proc.stderr
     assert "v0.0.2 -> v0.0.1" in proc.stdout
     assert registry_list(two_models)["demo"]["stages"] == {

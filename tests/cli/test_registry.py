@@ -44,8 +44,10 @@ def test_list_history_and_lineage_of_a_promoted_model(trained: Path) -> None:
 def test_versions_registered_by_the_gto_cli_are_read_too(trained: Path) -> None:
     head = git("rev-parse", "HEAD", cwd=trained).stdout.strip()
     assert gto("register", "demo", "--version", "v1.0.0", cwd=trained).returncode == 0
-    assert gto("assign", "demo", "--version", "v1.0.0", "--stage", "staging",
-               cwd=trained).returncode == 0  # fmt: skip
+    assert (
+        gto("assign", "demo", "--version", "v1.0.0", "--stage", "staging", cwd=trained).returncode
+        == 0
+    )
     ours = registry_list(trained)["demo"]
     assert ours["latest"] == "v1.0.0"
     assert ours["stages"]["staging"] == gto_stages(trained)["demo"]["stage"]["staging"]
