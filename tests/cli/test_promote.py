@@ -241,9 +241,16 @@ def test_push_lands_both_tags_in_the_bare_remote(trained: Path, tmp_path: Path) 
     assert "git remote" in proc.stderr
     assert tags(trained) == []
 
+    # a remote that refuses the push: the local tags are taken back too
+    git("remote", "add", "origin", str(tmp_path / "missing.git"), cwd=trained)
+    proc = promote(trained, "--to", "staging", "--push")
+    assert_one_line_error(proc, 3)
+    assert "not kept" in proc.stderr
+    assert tags(trained) == []
+
     bare = tmp_path / "remote.git"
     git("init", "--quiet", "--bare", str(bare), cwd=tmp_path)
-    git("remote", "add", "origin", str(bare), cwd=trained)
+    git("remote", "set-url", "origin", str(bare), cwd=trained)
     proc = promote(trained, "--to", "staging", "--push")
     assert proc.returncode == 0, proc.stderr
     assert "pushed to origin" in proc.stdout
