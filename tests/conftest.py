@@ -101,7 +101,7 @@ def project(template_project: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project from `mlopsctl init --run`: its first commit has a trained baseline model."""
+    """`mlopsctl init --run`: one commit with a trained model, pushed; made once, read-only."""
     where = tmp_path_factory.mktemp("trained")
     mlopsctl("init", "demo", "--no-input", "--run", "--no-hooks", cwd=where, check=True)
     return where / "demo"
@@ -109,5 +109,37 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def trained_project(trained_template: Path, tmp_path: Path) -> Path:
-    """A private copy of the trained project."""
+    """A private copy of the trained project: branch main, model v1's commit."""
     return copy_project(trained_template, tmp_path)
+
+
+def commit_new_model(project: Path, c: float, message: str) -> str:
+    """Retrain with another `model.C`, push the outputs, commit; the new commit's sha."""
+    params = project / "params.yaml"
+    text = params.read_text()
+    params.write_text(text.replace("C: 1.0", f"C: {c}"))
+    dvc("repro", "--quiet", cwd=project)
+    dvc("push", "--quiet", cwd=project)
+    git("commit", "--quiet", "--all", "-m", message, cwd=project)
+    return git("rev-parse", "HEAD", cwd=project).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def two_models_template(trained_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The trained project plus a second commit on main with a worse model (C=0.01, lower
+    f1); branch `first` keeps the first model's commit. Made once, read-only."""
+    dest = copy_project(trained_template, tmp_path_factory.mktemp("two-models"))
+    git("branch", "first", cwd=dest)
+    commit_new_model(dest, 0.01, "a worse model: C=0.01")
+    return dest
+
+
+@pytest.fixture
+def two_models(two_models_template: Path, tmp_path: Path) -> Path:
+    return copy_project(two_models_template, tmp_path)
+
+
+def switch(project: Path, branch: str) -> None:
+    """Check out a branch and the DVC outputs its dvc.lock names, as a user would."""
+    git("checkout", "--quiet", branch, cwd=project)
+    dvc("checkout", "--quiet", cwd=project)

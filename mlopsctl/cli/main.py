@@ -12,8 +12,11 @@ from mlopsctl.cli import check as check_cmd
 from mlopsctl.cli import data as data_cmd
 from mlopsctl.cli import exp as exp_cmd
 from mlopsctl.cli import init as init_cmd
+from mlopsctl.cli import promote as promote_cmd
 from mlopsctl.cli import report as report_cmd
+from mlopsctl.cli import reproduce as reproduce_cmd
 from mlopsctl.cli import train as train_cmd
+from mlopsctl.cli.registry import registry_app
 
 app = typer.Typer(
     name="mlopsctl",
@@ -29,6 +32,10 @@ app.add_typer(exp_cmd.app, name="exp")
 app.command("report")(report_cmd.report)
 app.add_typer(data_cmd.app)
 app.add_typer(check_cmd.app)
+app.command("promote")(promote_cmd.promote)
+app.command("rollback")(promote_cmd.rollback)
+app.command("reproduce")(reproduce_cmd.reproduce)
+app.add_typer(registry_app, name="registry")
 
 
 def _version(value: bool) -> None:

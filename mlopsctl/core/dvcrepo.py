@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -201,3 +202,38 @@ def clear_dead_rwlock_entries(root: Path) -> list[int]:
 
         write_atomic(path, json.dumps({"write": writes, "read": reads}))
     return sorted(dead)
+
+
+@dataclass
+class PipelineState:
+    """What DVC says about a revision: stage names, `dvc status`, what the remote lacks."""
+
+    stages: list[str]
+    status: dict[str, Any] | None  # `dvc status` of the workspace; None for another revision
+    remote: str | None  # the default remote's name, None when there is none
+    not_pushed: list[str]
+
+
+def pipeline_state(root: Path, rev: str | None = None) -> PipelineState:
+    """`dvc status` and `dvc status --cloud` of the workspace (rev None) or of a commit
+    (only the remote part: DVC cannot check a commit's pipeline without checking it out)."""
+    with open_repo(root) as repo:
+        stages = [stage.name for stage in repo.index.stages if getattr(stage, "name", None)]
+        status = repo.status() if rev is None else None
+        remote = repo.config["core"].get("remote")
+        not_pushed: list[str] = []
+        if remote:
+            try:
+                if rev is None:
+                    not_pushed = sorted(repo.status(cloud=True))
+                else:
+                    used = repo.used_objs(revs=[rev], force=True, push=True)
+                    for odb, ids in used.items():
+                        if odb is None:
+                            cloud = repo.cloud.status(ids)
+                            not_pushed += sorted(
+                                h.obj_name or h.value for h in cloud.new | cloud.missing
+                            )
+            except Exception as exc:
+                not_pushed = [f"remote {remote!r} unreachable ({exc})"]
+    return PipelineState(stages, status, remote, not_pushed)

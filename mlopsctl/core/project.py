@@ -39,11 +39,18 @@ class Project:
         metrics = self.params().get("metrics") or {}
         return str(metrics.get("primary") or DEFAULT_PRIMARY_METRIC)
 
-    def artifacts(self) -> dict[str, dict[str, Any]]:
-        """`artifacts:` of dvc.yaml (the models the registry knows)."""
+    def artifacts(self, rev: str | None = None) -> dict[str, dict[str, Any]]:
+        """`artifacts:` of dvc.yaml (the models the registry knows), in the workspace or at a
+        git revision ({} when dvc.yaml is not there)."""
         import yaml
 
-        loaded = yaml.safe_load(self.dvc_yaml.read_text(encoding="utf-8")) or {}
+        if rev is None:
+            text = self.dvc_yaml.read_text(encoding="utf-8")
+        else:
+            from mlopsctl.core.vcs import show_file
+
+            text = show_file(self.root, rev, self.dvc_yaml.name) or ""
+        loaded = yaml.safe_load(text) or {}
         artifacts = loaded.get("artifacts") or {}
         return {str(k): dict(v or {}) for k, v in artifacts.items()}
 

@@ -56,8 +56,73 @@ def commit_all(path: Path, message: str) -> str:
     return _run([git, "rev-parse", "HEAD"], path).strip()
 
 
-def _run(cmd: list[str], cwd: Path) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+def git(root: Path, *args: str, stdin: str | None = None) -> str:
+    """`git ARGS` in `root`; its stdout, or EnvironmentProblem with git's last line."""
+    return _run([require_git(), *args], root, stdin)
+
+
+def git_ok(root: Path, *args: str) -> str | None:
+    """`git ARGS` when failing is an answer (no such ref, no such file): stdout or None."""
+    proc = subprocess.run(
+        [require_git(), *args], cwd=root, capture_output=True, text=True, check=False
+    )
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def toplevel(start: Path) -> Path:
+    out = git_ok(start, "rev-parse", "--show-toplevel")
+    if out is None:
+        raise EnvironmentProblem(
+            f"{start} is not inside a git repository", "cd into a project made by `mlopsctl init`"
+        )
+    return Path(out.strip())
+
+
+def head_commit(root: Path) -> str | None:
+    """The sha of HEAD, or None in a repository with no commits yet."""
+    out = git_ok(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    return out.strip() if out else None
+
+
+def current_branch(root: Path) -> str | None:
+    """The checked-out branch, or None when HEAD is detached."""
+    out = git_ok(root, "symbolic-ref", "--quiet", "--short", "HEAD")
+    return out.strip() if out else None
+
+
+def changed_files(root: Path) -> list[str]:
+    """Tracked files that differ from HEAD (staged or not); untracked files do not count."""
+    out = git(root, "status", "--porcelain", "--untracked-files=no")
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
+def show_file(root: Path, rev: str, path: str) -> str | None:
+    """A file's text at a revision, or None when it does not exist there."""
+    return git_ok(root, "show", f"{rev}:{path}")
+
+
+def remote_names(root: Path) -> list[str]:
+    return git(root, "remote").split()
+
+
+def committer_ident(root: Path) -> str:
+    """`Name <email> seconds tz` as git would write it now (honours GIT_COMMITTER_*)."""
+    proc = subprocess.run(
+        [require_git(), "var", "GIT_COMMITTER_IDENT"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise EnvironmentProblem(
+            "git does not know who you are (no user.name / user.email)", IDENTITY_HINT
+        )
+    return proc.stdout.strip()
+
+
+def _run(cmd: list[str], cwd: Path, stdin: str | None = None) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False, input=stdin)
     if proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip().splitlines()
         reason = detail[-1] if detail else f"exit code {proc.returncode}"

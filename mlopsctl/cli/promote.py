@@ -1,0 +1,123 @@
+"""`mlopsctl promote` and `mlopsctl rollback`: parse, call core.promote, render."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from mlopsctl.core.gates import GateResult
+
+
+def promote(
+    name: str = typer.Argument(
+        None,
+        help="Model name from dvc.yaml `artifacts:` [default: the only one].",
+        show_default=False,
+    ),
+    to: str = typer.Option(..., "--to", help="Stage to assign (e.g. staging, production)."),
+    version: str = typer.Option(
+        None, "--version", help="Version to register HEAD as, or an existing version to promote."
+    ),
+    bump: str = typer.Option(
+        None, "--bump", help="major, minor or patch: the next version [default: patch]."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Run the gates; write no tag."),
+    force: bool = typer.Option(
+        False, "--force", help="Promote even if gates fail (needs --reason; both recorded)."
+    ),
+    reason: str = typer.Option(None, "--reason", help="Why: recorded in the tag message."),
+    push: bool = typer.Option(False, "--push", help="Push the new tags to the git remote."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Run the quality gates, then register the version (if new) and assign the stage."""
+    from mlopsctl.console import console
+    from mlopsctl.core.promote import GatesFailed, PromoteRequest
+    from mlopsctl.core.promote import promote as run_promote
+
+    request = PromoteRequest(
+        stage=to,
+        name=name,
+        version=version,
+        bump=bump,
+        dry_run=dry_run,
+        force=force,
+        reason=reason,
+        push=push,
+    )
+    try:
+        result = run_promote(request)
+    except GatesFailed as exc:
+        if as_json:
+            console().print_json(json.dumps(_result_json(exc.result)))
+        else:
+            render_gates(exc.result.gates, f"{exc.result.name} {exc.result.version} -> {to}")
+        raise
+    if as_json:
+        console().print_json(json.dumps(_result_json(result)))
+        return
+    out = console()
+    render_gates(result.gates, f"{result.name} {result.version} -> {result.stage}")
+    short = result.commit[:8]
+    if not result.written:
+        action = "register and assign" if result.register else "assign"
+        out.print(f"dry run: would {action} {result.name} {result.version} ({short}) -> {to}")
+        return
+    if result.forced:
+        out.print("[yellow]forced:[/] failed gates and the reason are recorded in the tag")
+    out.print(
+        f"[green]Promoted[/] {result.name} {result.version} ({short}) to {result.stage}: "
+        + ", ".join(result.tags),
+        soft_wrap=True,
+    )
+    if result.pushed_to:
+        out.print(f"  pushed to {result.pushed_to}")
+
+
+def rollback(
+    name: str = typer.Argument(..., help="Model name.", show_default=False),
+    stage: str = typer.Option("production", "--stage", help="Stage to roll back."),
+    reason: str = typer.Option(None, "--reason", help="Why: recorded in the tag message."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would happen; write no tag."),
+    push: bool = typer.Option(False, "--push", help="Push the new tag to the git remote."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Put the stage's previous holder back (a new assignment tag; history is kept)."""
+    from mlopsctl.console import console
+    from mlopsctl.core.promote import rollback as run_rollback
+
+    result = run_rollback(name, stage, reason=reason, push=push, dry_run=dry_run)
+    if as_json:
+        console().print_json(json.dumps(asdict(result)))
+        return
+    verb = "Rolled back" if result.written else "dry run: would roll back"
+    console().print(
+        f"[green]{verb}[/] {result.name} {result.stage}: {result.from_version} -> "
+        f"{result.to_version} ({result.commit[:8]}) " + ", ".join(result.tags),
+        soft_wrap=True,
+    )
+    if result.pushed_to:
+        console().print(f"  pushed to {result.pushed_to}")
+
+
+def render_gates(gates: list[GateResult], title: str) -> None:
+    from rich.table import Table
+
+    from mlopsctl.console import console
+
+    table = Table(title=f"Gates: {title}", title_justify="left")
+    for column in ("gate", "expected", "actual", "result"):
+        table.add_column(column, overflow="fold")
+    for gate in gates:
+        mark = "[green]pass[/]" if gate.passed else "[bold red]FAIL[/]"
+        table.add_row(gate.gate, gate.expected, gate.actual, mark)
+    console().print(table)
+
+
+def _result_json(result: object) -> dict[str, object]:
+    values = asdict(result)  # type: ignore[call-overload]
+    values["passed"] = getattr(result, "passed", None)
+    return values

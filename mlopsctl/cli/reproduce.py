@@ -1,0 +1,50 @@
+"""`mlopsctl reproduce NAME@vX.Y.Z|NAME#STAGE`: parse, call core.reproduce, render."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import typer
+
+
+def reproduce(
+    ref: str = typer.Argument(..., help="NAME@vX.Y.Z or NAME#STAGE.", show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+) -> None:
+    """Rebuild a registered model from scratch in a temporary worktree and compare it."""
+    from mlopsctl.console import console, err_console
+    from mlopsctl.core.reproduce import reproduce as run_reproduce
+    from mlopsctl.errors import CheckFailed
+
+    err = err_console()
+    quiet = as_json or not err.is_terminal
+    if quiet:
+        result = run_reproduce(ref)
+    else:
+        with err.status("reproducing", spinner="dots") as status:
+            result = run_reproduce(ref, progress=status.update)
+    out = console()
+    if as_json:
+        out.print_json(json.dumps({**asdict(result), "identical": result.identical}))
+    elif result.identical:
+        out.print(
+            f"[green]identical[/]: {result.name} {result.version} ({result.commit[:8]}) rebuilt "
+            f"from scratch gives the same {result.path} (sha256 {result.rebuilt_sha256}) "
+            "and the same metrics",
+            soft_wrap=True,
+        )
+    else:
+        out.print(f"{result.name} {result.version} ({result.commit[:8]}) [red]differs[/]:")
+        for diff in result.differences:
+            out.print(
+                f"  {diff.what}: registered {diff.registered}, rebuilt {diff.rebuilt}",
+                soft_wrap=True,
+            )
+    if not result.identical:
+        raise CheckFailed(
+            f"{result.name} {result.version} does not reproduce: "
+            + ", ".join(d.what for d in result.differences),
+            "the pipeline is not deterministic (unseeded randomness, time, unpinned "
+            "packages?); fix it and register a new version",
+        )
