@@ -11,6 +11,7 @@ from mlopsctl import __version__
 from mlopsctl.cli import exp as exp_cmd
 from mlopsctl.cli import init as init_cmd
 from mlopsctl.cli import report as report_cmd
+from mlopsctl.cli import serve as serve_cmd
 from mlopsctl.cli import train as train_cmd
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app.command("train")(train_cmd.train)
 app.command("evaluate")(train_cmd.evaluate)
 app.add_typer(exp_cmd.app, name="exp")
 app.command("report")(report_cmd.report)
+app.command("serve")(serve_cmd.serve)
 
 
 def _version(value: bool) -> None:
