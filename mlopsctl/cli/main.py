@@ -8,6 +8,7 @@ import sys
 import typer
 
 from mlopsctl import __version__
+from mlopsctl.cli import build as build_cmd
 from mlopsctl.cli import exp as exp_cmd
 from mlopsctl.cli import init as init_cmd
 from mlopsctl.cli import report as report_cmd
@@ -27,6 +28,7 @@ app.command("evaluate")(train_cmd.evaluate)
 app.add_typer(exp_cmd.app, name="exp")
 app.command("report")(report_cmd.report)
 app.command("serve")(serve_cmd.serve)
+app.command("build")(build_cmd.build)
 
 
 def _version(value: bool) -> None:
