@@ -41,6 +41,7 @@ class BaseImage:
     python_dir: str  # where python3 lives: usr/bin or usr/local/bin
     manifest_digest: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    rootfs: bool = False  # a plain root filesystem: no image builders can start FROM
 
     @property
     def architecture(self) -> str:
@@ -105,9 +106,9 @@ class _TarReader:
                 with self.open(target.removeprefix("./")) as fh:
                     yield fh
                 return
-            fh = self.tar.extractfile(member)
-            if fh is not None:
-                yield fh
+            extracted = self.tar.extractfile(member)
+            if extracted is not None:
+                yield extracted
                 return
         raise BadInput(f"the base image archive has no {name}", BASE_HINT)
 
@@ -219,7 +220,9 @@ def _read_rootfs(source: str, path: Path, blobs: Path, cache: Path | None) -> Ba
         "config": {"Env": [DEFAULT_PATH]},
         "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
     }
-    return _with_python(source, config, [layer], None)
+    image = _with_python(source, config, [layer], None)
+    image.rootfs = True
+    return image
 
 
 def _with_python(

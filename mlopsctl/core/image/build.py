@@ -103,7 +103,8 @@ def build_image(
         epoch = source_date_epoch(source)
         tag = tag or default_tag(staged)
         labels = image_labels(source, staged, epoch)
-        write_context(context, staged, deps, base, base_image, labels)
+        from_ref = _from_ref(base) if not base_image.rootfs else _rootfs_image(base_image, cache)
+        write_context(context, staged, deps, from_ref, base_image, labels)
         result = BuildResult(tag, builder, context, labels=labels)
         if context_only is not None:
             return result
@@ -111,7 +112,7 @@ def build_image(
         if builder == "native":
             _native_build(result, base_image, blobs, work, output, epoch, cache)
         else:
-            _tool_build(result, builder, base, base_image, epoch, output)
+            _tool_build(result, builder, from_ref, epoch, output)
         _write_lock(result, staged, deps, base_image, epoch)
         return result
 
@@ -204,11 +205,38 @@ def _params_text(project: Path, commit: str | None) -> str | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
+def _rootfs_image(base: BaseImage, cache: Path) -> str:
+    """A root filesystem as an image tar in the cache, for builders that need FROM an image."""
+    layer = base.layers[0]
+    path = cache / "bases" / f"{str(layer.diff_id).split(':')[1][:24]}.tar"
+    if not path.is_file():
+        with tempfile.TemporaryDirectory(prefix="mlopsctl-base-") as tmp:
+            blobs = Path(tmp)
+            layers = []
+            for blob in base.layers:
+                copy = blobs / blob.path.name
+                _link_tree_file(blob.path, copy)
+                layers.append(Blob(copy, blob.digest, blob.size, blob.media_type, blob.diff_id))
+            config = {**base.config, "created": "1970-01-01T00:00:00Z"}
+            config_blob, manifest = write_image_manifest(config, layers, blobs, {})
+            write_image_archive(
+                path, "localhost/mlopsctl-base:rootfs", config_blob, manifest, layers, 0
+            )
+    return f"oci-archive:{path}"
+
+
+def _link_tree_file(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
 def write_context(
     context: Path,
     staged: StagedModel,
     deps: Dependencies,
-    base: str,
+    from_ref: str,
     base_image: BaseImage,
     labels: dict[str, str],
 ) -> None:
@@ -226,7 +254,7 @@ def write_context(
     lines = [
         "# Written by `mlopsctl build`. No RUN and no network: podman, buildah or docker build",
         "# it offline. BASE is the base image (an image name, or oci-archive:/path/base.tar).",
-        f"ARG BASE={_from_ref(base)}",
+        f"ARG BASE={from_ref}",
         "FROM ${BASE}",
         f"# base Python: {base_image.python[0]}.{base_image.python[1]}, as the dependencies need",
     ]
@@ -350,12 +378,7 @@ def _native_build(
 
 
 def _tool_build(
-    result: BuildResult,
-    builder: str,
-    base: str,
-    base_image: BaseImage,
-    epoch: int,
-    output: Path | None,
+    result: BuildResult, builder: str, from_ref: str, epoch: int, output: Path | None
 ) -> None:
     """podman or buildah on the same context, offline, chroot isolation, clamped times."""
     cmd = [
@@ -372,7 +395,7 @@ def _tool_build(
     ]
     cmd += [
         "--build-arg",
-        f"BASE={_from_ref(base)}",
+        f"BASE={from_ref}",
         "-f",
         str(result.context / "Containerfile"),
         "-t",

@@ -254,10 +254,10 @@ def cyclonedx_sbom(pins: dict[str, str], wheels: Path, key: str) -> dict[str, ob
             "version": version,
             "purl": purl,
         }
-        wheel = by_name.get(name.replace("_", "-"))
-        if wheel is not None:
-            component["hashes"] = [{"alg": "SHA-256", "content": sha256_path(wheel).split(":")[1]}]
-            component["properties"] = [{"name": "mlopsctl:wheel", "value": wheel.name}]
+        found = by_name.get(name.replace("_", "-"))
+        if found is not None:
+            component["hashes"] = [{"alg": "SHA-256", "content": sha256_path(found).split(":")[1]}]
+            component["properties"] = [{"name": "mlopsctl:wheel", "value": found.name}]
         expression, license_name = _license(name)
         if expression:
             component["licenses"] = [{"expression": expression}]
@@ -287,6 +287,6 @@ def _license(name: str) -> tuple[str, str]:
         meta = metadata.metadata(name)
     except metadata.PackageNotFoundError:
         return "", ""
-    expression = str(meta.get("License-Expression") or "")
-    text = str(meta.get("License") or "")
+    expression = str(meta["License-Expression"] or "")
+    text = str(meta["License"] or "")
     return expression, text if text and "\n" not in text and len(text) < 60 else ""

@@ -59,11 +59,12 @@ def write_tree_tar(source: Path, prefix: str, dest: Path, mtime: int) -> None:
             info = tarfile.TarInfo(name)
             info.uid, info.gid, info.uname, info.gname = APP_UID, APP_GID, "", ""
             info.mtime = mtime
-            st = path.lstat() if path is not None else None
-            if st is None or stat.S_ISDIR(st.st_mode):
+            if path is None or stat.S_ISDIR(path.lstat().st_mode):
                 info.type, info.mode = tarfile.DIRTYPE, 0o775
                 tar.addfile(info)
-            elif stat.S_ISLNK(st.st_mode):
+                continue
+            st = path.lstat()
+            if stat.S_ISLNK(st.st_mode):
                 info.type, info.mode = tarfile.SYMTYPE, 0o777
                 info.linkname = os.readlink(path)
                 tar.addfile(info)
