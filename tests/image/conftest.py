@@ -35,3 +35,6 @@ def small_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def build_env() -> dict[str, str]:
     return {**os.environ, "XDG_CACHE_HOME": str(CACHE / "xdg")}
+
+
+from tests.serving.conftest import test_rows  # noqa: E402, F401  (the project's held-out rows)

@@ -388,10 +388,10 @@ def _tool_build(
         "chroot",
         "--timestamp",
         str(epoch),
-        "--network",
-        "none",
-        "--pull",
-        "never",
+        # no --network none: chroot isolation refuses it, and with no RUN nothing uses it
+        # docker format keeps HEALTHCHECK, which an OCI image config cannot hold
+        "--format",
+        "docker",
     ]
     cmd += [
         "--build-arg",
@@ -402,8 +402,6 @@ def _tool_build(
         result.tag,
         str(result.context),
     ]
-    if builder == "podman":
-        cmd[2:2] = ["--format", "docker"]  # keeps HEALTHCHECK, which OCI configs cannot hold
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         detail = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()][-1:]
