@@ -7,13 +7,11 @@ from pathlib import Path
 
 import typer
 
+from mlopsctl.cli.serve import MODEL_REF_HELP
+
 
 def build(
-    ref: str = typer.Argument(
-        None,
-        help="A model folder, a project, NAME@vX.Y.Z or NAME#STAGE [default: this project's "
-        "models/].",
-    ),
+    ref: str = typer.Argument(None, help=MODEL_REF_HELP),
     rev: str = typer.Option(None, "--rev", help="Build the model of this git revision."),
     base: str = typer.Option(
         None,

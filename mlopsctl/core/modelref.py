@@ -68,14 +68,14 @@ def resolve_registry_ref(root: Path, ref: str) -> RegistryRef:
         raise BadInput(f"cannot read {ref!r} as NAME@vX.Y.Z or NAME#STAGE")
     name, version, stage = match["name"], match["version"], match["stage"]
     if version is not None:
-        commit = _git(root, "rev-parse", "--verify", "--quiet", f"refs/tags/{ref}^{{commit}}")
+        commit = git_output(root, "rev-parse", "--verify", "--quiet", f"refs/tags/{ref}^{{commit}}")
         if not commit:
             raise BadInput(
                 f"the registry has no {ref} (no git tag {ref!r})",
                 "list the versions with `git tag --list '" + name + "@*'`",
             )
         return RegistryRef(name, version, commit, None)
-    lines = _git(
+    lines = git_output(
         root,
         "for-each-ref",
         "--format=%(refname:strip=2) %(*objectname)%(objectname)",
@@ -93,8 +93,8 @@ def resolve_registry_ref(root: Path, ref: str) -> RegistryRef:
             f"no version of {name} is in stage {stage!r}",
             f"assign one first (`mlopsctl promote {name} ...`), or name a version: {name}@vX.Y.Z",
         )
-    commit = _git(root, "rev-parse", f"{newest[1]}^{{commit}}")
-    tags = _git(root, "tag", "--points-at", commit, "--list", f"{name}@v*").split()
+    commit = git_output(root, "rev-parse", f"{newest[1]}^{{commit}}")
+    tags = git_output(root, "tag", "--points-at", commit, "--list", f"{name}@v*").split()
     versions = [t.split("@", 1)[1] for t in tags if not t.endswith("!")]
     return RegistryRef(name, versions[-1] if versions else None, commit, stage)
 
@@ -136,7 +136,7 @@ def resolve_model(ref: str | None, rev: str | None, cwd: Path) -> ModelSource:
             found.name, found.version, project.root, found.commit, MODELS_DIR, found.stage
         )
     if rev is not None:
-        commit = _git(project.root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+        commit = git_output(project.root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
         if not commit:
             raise BadInput(
                 f"no git revision {rev!r} in {project.root}", "use a commit, branch or tag"
@@ -226,6 +226,7 @@ def _read_files(source: ModelSource) -> tuple[bytes, str]:
     return files[0], files[1]
 
 
-def _git(root: Path, *args: str) -> str:
+def git_output(root: Path, *args: str) -> str:
+    """git's output, stripped; "" when git fails (an unknown rev, no remote)."""
     proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
     return proc.stdout.strip() if proc.returncode == 0 else ""

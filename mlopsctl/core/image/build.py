@@ -25,7 +25,7 @@ from mlopsctl.core.image.deps import (
 )
 from mlopsctl.core.image.layers import APP_GID, APP_UID, Blob, compress_layer, write_tree_tar
 from mlopsctl.core.image.oci import write_image_archive, write_image_manifest
-from mlopsctl.core.modelref import ModelSource, StagedModel, stage_model
+from mlopsctl.core.modelref import ModelSource, StagedModel, git_output, stage_model
 from mlopsctl.errors import BadInput, EnvironmentProblem
 
 BUILDERS = ("auto", "native", "podman", "buildah")
@@ -131,14 +131,8 @@ def source_date_epoch(source: ModelSource) -> int:
         return int(os.environ["SOURCE_DATE_EPOCH"])
     if source.project is None:
         return 0
-    proc = subprocess.run(
-        ["git", "show", "-s", "--format=%ct", source.commit or "HEAD"],
-        cwd=source.project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return int(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else 0
+    when = git_output(source.project, "show", "-s", "--format=%ct", source.commit or "HEAD")
+    return int(when) if when.isdigit() else 0
 
 
 def default_tag(staged: StagedModel) -> str:
@@ -168,11 +162,10 @@ def image_labels(source: ModelSource, staged: StagedModel, epoch: int) -> dict[s
     }
     if source.project is not None:
         rev = source.commit or "HEAD"
-        git = _git(source.project)
-        commit = git("rev-parse", f"{rev}^{{commit}}")
+        commit = git_output(source.project, "rev-parse", f"{rev}^{{commit}}")
         if commit:
             labels["org.opencontainers.image.revision"] = commit
-        remote = git("config", "--get", "remote.origin.url")
+        remote = git_output(source.project, "config", "--get", "remote.origin.url")
         if remote:
             labels["org.opencontainers.image.source"] = remote
         params = _params_text(source.project, source.commit)
@@ -181,14 +174,6 @@ def image_labels(source: ModelSource, staged: StagedModel, epoch: int) -> dict[s
     if source.stage:
         labels["io.mlopsctl.model.stage"] = source.stage
     return labels
-
-
-def _git(root: Path) -> Any:
-    def run(*args: str) -> str:
-        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-        return proc.stdout.strip() if proc.returncode == 0 else ""
-
-    return run
 
 
 def _params_text(project: Path, commit: str | None) -> str | None:
