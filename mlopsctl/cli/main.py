@@ -8,6 +8,7 @@ import sys
 import typer
 
 from mlopsctl import __version__
+from mlopsctl.cli import build as build_cmd
 from mlopsctl.cli import check as check_cmd
 from mlopsctl.cli import data as data_cmd
 from mlopsctl.cli import exp as exp_cmd
@@ -15,6 +16,7 @@ from mlopsctl.cli import init as init_cmd
 from mlopsctl.cli import promote as promote_cmd
 from mlopsctl.cli import report as report_cmd
 from mlopsctl.cli import reproduce as reproduce_cmd
+from mlopsctl.cli import serve as serve_cmd
 from mlopsctl.cli import train as train_cmd
 from mlopsctl.cli.registry import registry_app
 
@@ -36,6 +38,8 @@ app.command("promote")(promote_cmd.promote)
 app.command("rollback")(promote_cmd.rollback)
 app.command("reproduce")(reproduce_cmd.reproduce)
 app.add_typer(registry_app, name="registry")
+app.command("serve")(serve_cmd.serve)
+app.command("build")(build_cmd.build)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,211 @@
+"""The prediction service and its image, measured in one run.
+
+- serving: 1-row V2 infer requests on loopback, `wrk -t2 -c16 -d15s` (one uvicorn worker
+  each), against a raw ASGI app that only parses JSON, builds the array and calls
+  model.predict on the same fitted Pipeline, run back to back.
+  Goals (issue 6): >= 0.9x the raw app's throughput, p99 <= 15 ms, zero errors.
+- image: compressed size of the native image on an mmdebstrap bookworm base (goal <= 130 MB)
+  and a warm rebuild (dependency layer cached; goal <= 30 s).
+Prints JSON. Usage: python benchmarks/serving.py [--base ROOTFS_OR_IMAGE] [--seconds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from _timing import wall
+
+ROOT = Path(__file__).resolve().parents[1]
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+}
+RAW_APP = """
+import json, os, pickle, sys
+sys.path.insert(0, {root!r})
+import numpy as np
+from mlopsctl.serving.model import load_model
+model = load_model(__import__("pathlib").Path({model_dir!r})).estimator
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    payload = json.loads(body)
+    tensor = payload["inputs"][0]
+    prediction = model.predict(np.array(tensor["data"], dtype=np.float64)).tolist()
+    out = json.dumps({{"outputs": [{{"name": "predict", "data": prediction}}]}}).encode()
+    await send({{"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]}})
+    await send({{"type": "http.response.body", "body": out}})
+"""
+WRK_SCRIPT = (
+    'wrk.method = "POST"\nwrk.body = {body!r}\nwrk.headers["Content-Type"] = "application/json"\n'
+)
+
+
+def wait(url: str) -> None:
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} never answered")
+
+
+def parse_wrk(text: str) -> dict[str, float]:
+    def ms(value: str) -> float:
+        number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+        return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", text, re.M))
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", text))
+    socket = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
+    if socket:
+        errors += sum(int(g) for g in socket.groups())
+    return {
+        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1]),  # type: ignore[index]
+        "p50_ms": ms(percentiles["50"]),
+        "p99_ms": ms(percentiles["99"]),
+        "errors": errors,
+        "requests": int(re.search(r"(\d+) requests in", text)[1]),  # type: ignore[index]
+    }
+
+
+def load(url: str, body: str, seconds: int, work: Path) -> dict[str, float]:
+    script = work / "post.lua"
+    script.write_text(WRK_SCRIPT.format(body=body))
+    proc = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return parse_wrk(proc.stdout)
+
+
+def serve(cmd: list[str], env: dict[str, str], ready: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait(ready)
+    return proc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", help="base for the image figures (rootfs tar or image)")
+    parser.add_argument("--seconds", type=int, default=15)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    env = {**os.environ, **IDENTITY, "PYTHONPATH": str(ROOT), "DVC_NO_ANALYTICS": "1"}
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory(prefix="mlopsctl-bench-") as tmp:
+        work = Path(tmp)
+        mlopsctl = [sys.executable, "-m", "mlopsctl"]
+        subprocess.run(
+            [*mlopsctl, "init", "demo", "--no-input", "--run", "--no-hooks"],
+            cwd=work,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        project = work / "demo"
+        sys.path.insert(0, str(ROOT))
+        from mlopsctl.core.modelref import resolve_model, stage_model
+
+        staged = stage_model(resolve_model(None, None, project), work / "model")
+        features = staged.metadata["features"]
+        row = [[1.0] * len(features)]
+        body = json.dumps(
+            {
+                "inputs": [
+                    {"name": "x", "shape": [1, len(features)], "datatype": "FP64", "data": row}
+                ]
+            }
+        )
+        (work / "raw_app.py").write_text(
+            RAW_APP.format(root=str(ROOT), model_dir=str(staged.folder))
+        )
+        uvicorn = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--port",
+            "18181",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        runs = [
+            ("raw_asgi", [*uvicorn, "--app-dir", str(work), "raw_app:app"], "/"),
+            (
+                "mlopsctl",
+                [*mlopsctl, "serve", str(staged.folder), "--port", "18181"],
+                "/v2/models/demo/infer",
+            ),
+        ]
+        serving: dict[str, object] = {"load": f"wrk -t2 -c16 -d{args.seconds}s, 1-row V2 infer"}
+        for name, cmd, path in runs:
+            proc = serve(
+                cmd,
+                env,
+                "http://127.0.0.1:18181/health"
+                if name == "mlopsctl"
+                else "http://127.0.0.1:18181/",
+            )
+            try:
+                serving[name] = load(f"http://127.0.0.1:18181{path}", body, args.seconds, work)
+            finally:
+                proc.terminate()
+                proc.wait()
+        raw, ours = serving["raw_asgi"], serving["mlopsctl"]
+        serving["throughput_vs_raw"] = round(ours["requests_per_s"] / raw["requests_per_s"], 3)  # type: ignore[index]
+        serving["goals"] = {"throughput_vs_raw": ">= 0.9", "p99_ms": "<= 15", "errors": "0"}
+        results["serving"] = serving
+
+        if args.base:
+            cache = work / "cache"
+            benv = {**env, "XDG_CACHE_HOME": str(cache)}
+            build = [*mlopsctl, "build", "--base", args.base, "-o", str(work / "image.tar")]
+            cold = wall(build, project, benv)
+            warm = wall(build, project, benv)
+            lock = json.loads((work / "image.lock.json").read_text())
+            results["image"] = {
+                "base": args.base,
+                "compressed_mb": round(sum(x["size"] for x in lock["image"]["layers"]) / 1e6, 1),
+                "layers_mb": {
+                    x["role"]: round(x["size"] / 1e6, 1) for x in lock["image"]["layers"]
+                },
+                "tar_mb": round((work / "image.tar").stat().st_size / 1e6, 1),
+                "cold_build_s": round(cold, 1),
+                "warm_rebuild_s": round(warm, 1),
+                "goals": {"compressed_mb": "<= 130", "warm_rebuild_s": "<= 30"},
+            }
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""`mlopsctl build`: parse, call core.image.build, say what was built."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from mlopsctl.cli.serve import MODEL_REF_HELP
+
+
+def build(
+    ref: str = typer.Argument(None, help=MODEL_REF_HELP),
+    rev: str = typer.Option(None, "--rev", help="Build the model of this git revision."),
+    base: str = typer.Option(
+        None,
+        "--base",
+        help="Base image: an OCI layout folder, an oci-archive or docker-archive tar, a root "
+        "filesystem tar (mmdebstrap), or an image name podman knows.",
+        envvar="MLOPSCTL_BASE_IMAGE",
+    ),
+    builder: str = typer.Option(
+        "auto", "--builder", help="native (no tools needed), podman or buildah [auto: native]."
+    ),
+    tag: str = typer.Option(None, "--tag", "-t", help="Image name [localhost/NAME:VERSION]."),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="The image tar [dist/image.tar]; lock and SBOM beside it."
+    ),
+    context_only: Path = typer.Option(
+        None, "--context-only", help="Only write the build context to this new folder."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print what was built as JSON."),
+) -> None:
+    """Build a container image that serves the model (reproducible: same inputs, same digest)."""
+    from mlopsctl.console import console
+    from mlopsctl.core.image.build import build_image
+    from mlopsctl.core.modelref import resolve_model
+
+    source = resolve_model(ref, rev, Path.cwd())
+    result = build_image(
+        source, base=base, builder=builder, tag=tag, output=output, context_only=context_only
+    )
+    if as_json:
+        console().print_json(
+            json.dumps(
+                {
+                    "tag": result.tag,
+                    "digest": result.digest,
+                    "builder": result.builder,
+                    "output": str(result.output) if result.output else None,
+                    "lock": str(result.lock) if result.lock else None,
+                    "sbom": str(result.sbom) if result.sbom else None,
+                    "context": str(result.context) if context_only else None,
+                    "size": result.size,
+                    "labels": result.labels,
+                }
+            )
+        )
+        return
+    out = console()
+    if context_only is not None:
+        out.print(f"[green]Wrote[/] the build context to {context_only}", soft_wrap=True)
+        out.print(f"  podman build --isolation chroot -t {result.tag} {context_only}")
+        return
+    out.print(f"[green]Built[/] {result.tag} ({result.builder})", soft_wrap=True)
+    out.print(f"  digest {result.digest}", soft_wrap=True)
+    if result.output is not None:
+        out.print(f"  {result.output} ({result.size / 1e6:.1f} MB)", soft_wrap=True)
+        out.print(f"  load it: podman load -i {result.output}", soft_wrap=True)
+    if result.lock is not None:
+        out.print(f"  {result.lock}, {result.sbom}", soft_wrap=True)

@@ -1,0 +1,445 @@
+"""`mlopsctl build`: the build context (a Containerfile with no RUN, the dependency layer,
+the model, the service), and the image built from it natively or by podman/buildah."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlopsctl.core.files import write_atomic
+from mlopsctl.core.image.base import BASE_HINT, BaseImage, read_base
+from mlopsctl.core.image.deps import (
+    SERVICE_DISTRIBUTIONS,
+    Dependencies,
+    distributions_of,
+    pickle_modules,
+    pinned_closure,
+    prepare_dependencies,
+)
+from mlopsctl.core.image.layers import APP_GID, APP_UID, Blob, compress_layer, write_tree_tar
+from mlopsctl.core.image.oci import write_image_archive, write_image_manifest
+from mlopsctl.core.modelref import ModelSource, StagedModel, git_output, stage_model
+from mlopsctl.errors import BadInput, EnvironmentProblem
+
+BUILDERS = ("auto", "native", "podman", "buildah")
+PORT = 8080
+# (context folder, path in the image): the layers after the base, in this order
+LAYERS = (("deps", "app/deps"), ("model", "app/model"), ("app", "app"))
+ENTRYPOINT = ["python3", "-m", "mlopsctl.serving"]
+HEALTHCHECK = ["CMD", "python3", "-m", "mlopsctl.serving.probe"]
+SERVICE_ENV = {
+    "PYTHONPATH": "/app/deps/site-packages:/app",
+    "MODEL_DIR": "/app/model",
+    "HOST": "0.0.0.0",
+    "PORT": str(PORT),
+    "HOME": "/tmp",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+@dataclass
+class BuildResult:
+    tag: str
+    builder: str
+    context: Path
+    output: Path | None = None
+    digest: str | None = None
+    lock: Path | None = None
+    sbom: Path | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    size: int = 0
+    layers: list[dict[str, Any]] = field(default_factory=list)
+
+
+def default_cache() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "mlopsctl"
+
+
+def pick_builder(builder: str) -> str:
+    if builder not in BUILDERS:
+        raise BadInput(f"unknown builder {builder!r}", f"choose one of {', '.join(BUILDERS)}")
+    if builder == "auto":
+        return "native"
+    if shutil.which(builder) is None:
+        raise EnvironmentProblem(
+            f"--builder {builder}: {builder} is not installed",
+            "use --builder native (needs nothing), or install it (apt-get install podman buildah)",
+        )
+    return builder
+
+
+def build_image(
+    source: ModelSource,
+    *,
+    base: str | None,
+    builder: str = "auto",
+    tag: str | None = None,
+    output: Path | None = None,
+    context_only: Path | None = None,
+    cache: Path | None = None,
+) -> BuildResult:
+    builder = pick_builder(builder)
+    if not base:
+        raise EnvironmentProblem("no base image: pass --base", BASE_HINT)
+    if context_only is not None and context_only.exists() and any(context_only.iterdir()):
+        raise BadInput(f"{context_only} is not empty", "name a new folder for --context-only")
+    cache = cache or default_cache()
+    with tempfile.TemporaryDirectory(prefix="mlopsctl-build-") as tmp:
+        work = Path(tmp)
+        blobs = work / "blobs"
+        base_image = read_base(base, blobs, cache / "layers")
+        context = context_only or work / "context"
+        staged = stage_model(source, context / "model")
+        deps = _dependencies(staged, base_image, cache)
+        epoch = source_date_epoch(source)
+        tag = tag or default_tag(staged)
+        labels = image_labels(source, staged, epoch)
+        from_ref = _from_ref(base) if not base_image.rootfs else _rootfs_image(base_image, cache)
+        write_context(context, staged, deps, from_ref, base_image, labels)
+        result = BuildResult(tag, builder, context, labels=labels)
+        if context_only is not None:
+            return result
+        output = output or Path("dist") / "image.tar"
+        if builder == "native":
+            _native_build(result, base_image, blobs, work, output, epoch, cache)
+        else:
+            _tool_build(result, builder, from_ref, epoch, output)
+        _write_lock(result, staged, deps, base_image, epoch)
+        return result
+
+
+def _dependencies(staged: StagedModel, base: BaseImage, cache: Path) -> Dependencies:
+    modules = pickle_modules((staged.folder / "model.pkl").read_bytes())
+    roots = distributions_of(modules) | set(SERVICE_DISTRIBUTIONS)
+    pins = pinned_closure(roots, base.python)
+    return prepare_dependencies(pins, base.python, base.architecture, cache)
+
+
+def source_date_epoch(source: ModelSource) -> int:
+    """SOURCE_DATE_EPOCH if set, else the time of the model's commit (HEAD for the
+    workspace), else 0: never the time of the build."""
+    if os.environ.get("SOURCE_DATE_EPOCH", "").isdigit():
+        return int(os.environ["SOURCE_DATE_EPOCH"])
+    if source.project is None:
+        return 0
+    when = git_output(source.project, "show", "-s", "--format=%ct", source.commit or "HEAD")
+    return int(when) if when.isdigit() else 0
+
+
+def default_tag(staged: StagedModel) -> str:
+    import re
+
+    name = re.sub(r"[^a-z0-9._/-]+", "-", staged.name.lower()).strip("-.") or "model"
+    version = re.sub(r"[^A-Za-z0-9_.-]+", "-", staged.version)[:128]
+    return f"localhost/{name}:{version}"
+
+
+def image_labels(source: ModelSource, staged: StagedModel, epoch: int) -> dict[str, str]:
+    import hashlib
+
+    from mlopsctl import __version__
+
+    labels = {
+        "org.opencontainers.image.title": staged.name,
+        "org.opencontainers.image.version": staged.version,
+        "org.opencontainers.image.created": datetime.fromtimestamp(epoch, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        ),
+        "io.mlopsctl.model.name": staged.name,
+        "io.mlopsctl.model.version": staged.version,
+        "io.mlopsctl.model.sha256": staged.sha256,
+        "io.mlopsctl.version": __version__,
+        "io.mlopsctl.sbom": "/app/deps/sbom.cdx.json",
+    }
+    if source.project is not None:
+        rev = source.commit or "HEAD"
+        commit = git_output(source.project, "rev-parse", f"{rev}^{{commit}}")
+        if commit:
+            labels["org.opencontainers.image.revision"] = commit
+        remote = git_output(source.project, "config", "--get", "remote.origin.url")
+        if remote:
+            labels["org.opencontainers.image.source"] = remote
+        params = _params_text(source.project, source.commit)
+        if params is not None:
+            labels["io.mlopsctl.params.sha256"] = hashlib.sha256(params.encode()).hexdigest()
+    if source.stage:
+        labels["io.mlopsctl.model.stage"] = source.stage
+    return labels
+
+
+def _params_text(project: Path, commit: str | None) -> str | None:
+    if commit is None:
+        path = project / "params.yaml"
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    proc = subprocess.run(
+        ["git", "show", f"{commit}:params.yaml"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def _rootfs_image(base: BaseImage, cache: Path) -> str:
+    """A root filesystem as an image tar in the cache, for builders that need FROM an image."""
+    layer = base.layers[0]
+    path = cache / "bases" / f"{str(layer.diff_id).split(':')[1][:24]}.tar"
+    if not path.is_file():
+        with tempfile.TemporaryDirectory(prefix="mlopsctl-base-") as tmp:
+            blobs = Path(tmp)
+            layers = []
+            for blob in base.layers:
+                copy = blobs / blob.path.name
+                _link_tree_file(blob.path, copy)
+                layers.append(Blob(copy, blob.digest, blob.size, blob.media_type, blob.diff_id))
+            config = {**base.config, "created": "1970-01-01T00:00:00Z"}
+            config_blob, manifest = write_image_manifest(config, layers, blobs, {})
+            write_image_archive(
+                path, "localhost/mlopsctl-base:rootfs", config_blob, manifest, layers, 0
+            )
+    return f"oci-archive:{path}"
+
+
+def _link_tree_file(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def write_context(
+    context: Path,
+    staged: StagedModel,
+    deps: Dependencies,
+    from_ref: str,
+    base_image: BaseImage,
+    labels: dict[str, str],
+) -> None:
+    """The plain build context: any builder builds it offline (no RUN, no network)."""
+    import mlopsctl
+
+    context.mkdir(parents=True, exist_ok=True)
+    _link_tree(deps.folder, context / "deps")
+    package = Path(mlopsctl.__file__).parent
+    app = context / "app" / "mlopsctl"
+    (app / "serving").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(package / "__init__.py", app / "__init__.py")
+    for module in sorted((package / "serving").glob("*.py")):
+        shutil.copyfile(module, app / "serving" / module.name)
+    lines = [
+        "# Written by `mlopsctl build`. No RUN and no network: podman, buildah or docker build",
+        "# it offline. BASE is the base image (an image name, or oci-archive:/path/base.tar).",
+        f"ARG BASE={from_ref}",
+        "FROM ${BASE}",
+        f"# base Python: {base_image.python[0]}.{base_image.python[1]}, as the dependencies need",
+    ]
+    for folder, target in LAYERS:
+        lines.append(f"COPY --chown={APP_UID}:{APP_GID} {folder}/ /{target}/")
+    lines += [f"ENV {k}={v}" for k, v in SERVICE_ENV.items()]
+    lines += [f"LABEL {k}={json.dumps(v)}" for k, v in sorted(labels.items())]
+    lines += [
+        "WORKDIR /app",
+        f"USER {APP_UID}:{APP_GID}",
+        f"EXPOSE {PORT}",
+        "HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 "
+        f"CMD {json.dumps(HEALTHCHECK[1:])}",
+        f"ENTRYPOINT {json.dumps(ENTRYPOINT)}",
+        "CMD []",
+        "",
+    ]
+    write_atomic(context / "Containerfile", "\n".join(lines))
+
+
+def _from_ref(base: str) -> str:
+    path = Path(base).expanduser()
+    if path.is_dir():
+        return f"oci:{path.resolve()}"
+    if path.is_file():
+        return f"oci-archive:{path.resolve()}"
+    return base
+
+
+def _link_tree(source: Path, dest: Path) -> None:
+    """Hard links where the cache and the context share a filesystem, copies elsewhere."""
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, dest, copy_function=link, symlinks=True)
+
+
+def image_config(
+    base: BaseImage, labels: dict[str, str], diff_ids: list[str], epoch: int
+) -> dict[str, Any]:
+    created = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    base_config = dict(base.config.get("config") or {})
+    env = {}
+    for item in base_config.get("Env") or []:
+        key, _, value = str(item).partition("=")
+        env[key] = value
+    env.update(SERVICE_ENV)
+    second = 1_000_000_000
+    config = {
+        "User": f"{APP_UID}:{APP_GID}",
+        "ExposedPorts": {f"{PORT}/tcp": {}},
+        "Env": [f"{k}={v}" for k, v in env.items()],
+        "Entrypoint": ENTRYPOINT,
+        "WorkingDir": "/app",
+        "Labels": {**(base_config.get("Labels") or {}), **labels},
+        "Healthcheck": {
+            "Test": HEALTHCHECK,
+            "Interval": 30 * second,
+            "Timeout": 5 * second,
+            "StartPeriod": 30 * second,
+            "Retries": 3,
+        },
+    }
+    history = (
+        [*base.history]
+        if len(base.history) >= len(base.layers)
+        else [
+            {"created": created, "created_by": f"base image {Path(base.source).name}"}
+            for _ in base.layers
+        ]
+    )
+    for folder, target in LAYERS:
+        history.append(
+            {
+                "created": created,
+                "created_by": f"COPY {folder}/ /{target}/",
+                "comment": "mlopsctl build",
+            }
+        )
+    return {
+        "architecture": base.architecture,
+        "os": str(base.config.get("os") or "linux"),
+        "created": created,
+        "config": config,
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": history,
+    }
+
+
+def _native_build(
+    result: BuildResult,
+    base: BaseImage,
+    blobs: Path,
+    work: Path,
+    output: Path,
+    epoch: int,
+    cache: Path,
+) -> None:
+    layers: list[Blob] = list(base.layers)
+    for folder, target in LAYERS:
+        tar_path = work / f"{folder}.tar"
+        write_tree_tar(result.context / folder, target, tar_path, epoch)
+        layers.append(compress_layer(tar_path, blobs, cache / "layers"))
+        tar_path.unlink()
+    diff_ids = [str(b.diff_id) for b in layers]
+    config = image_config(base, result.labels, diff_ids, epoch)
+    annotations = {k: v for k, v in result.labels.items() if k.startswith("org.opencontainers")}
+    config_blob, manifest = write_image_manifest(config, layers, blobs, annotations)
+    write_image_archive(output, result.tag, config_blob, manifest, layers, epoch)
+    roles = ["base"] * len(base.layers) + [folder for folder, _ in LAYERS]
+    result.output, result.digest = output, manifest.digest
+    result.size = output.stat().st_size
+    result.layers = [
+        {"role": role, "digest": b.digest, "diff_id": b.diff_id, "size": b.size}
+        for role, b in zip(roles, layers, strict=True)
+    ]
+
+
+def _tool_build(
+    result: BuildResult, builder: str, from_ref: str, epoch: int, output: Path | None
+) -> None:
+    """podman or buildah on the same context, offline, chroot isolation, clamped times."""
+    cmd = [
+        builder,
+        "build" if builder == "podman" else "bud",
+        "--isolation",
+        "chroot",
+        "--timestamp",
+        str(epoch),
+        # no --network none: chroot isolation refuses it, and with no RUN nothing uses it
+        # docker format keeps HEALTHCHECK, which an OCI image config cannot hold
+        "--format",
+        "docker",
+    ]
+    cmd += [
+        "--build-arg",
+        f"BASE={from_ref}",
+        "-f",
+        str(result.context / "Containerfile"),
+        "-t",
+        result.tag,
+        str(result.context),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        detail = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()][-1:]
+        raise EnvironmentProblem(
+            f"{builder} could not build the image: {detail[0] if detail else proc.returncode}",
+            f"rerun with --builder native, or see `{' '.join(cmd[:4])} ...` output",
+        )
+    inspect = subprocess.run(
+        [builder, "inspect", "--format", "{{.Digest}}", result.tag],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    result.digest = inspect.stdout.strip() or None
+    if output is not None:
+        tmp = output.with_name(f".{output.name}.tmp")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        push = [builder, "push", result.tag, f"oci-archive:{tmp}:{result.tag}"]
+        saved = subprocess.run(push, capture_output=True, text=True, check=False)
+        if saved.returncode != 0:
+            tmp.unlink(missing_ok=True)
+            raise EnvironmentProblem(f"{builder} could not save the image: {saved.stderr.strip()}")
+        os.replace(tmp, output)
+        result.output, result.size = output, output.stat().st_size
+
+
+def _write_lock(
+    result: BuildResult, staged: StagedModel, deps: Dependencies, base: BaseImage, epoch: int
+) -> None:
+    if result.output is None:
+        return
+    stem = result.output.name.removesuffix(".tar")
+    sbom = result.output.with_name(f"{stem}.cdx.json")
+    write_atomic(sbom, deps.sbom.read_bytes())
+    lock = {
+        "image": {
+            "tag": result.tag,
+            "digest": result.digest,
+            "builder": result.builder,
+            "file": result.output.name,
+            "layers": result.layers,
+        },
+        "base": {
+            "source": base.source,
+            "manifest_digest": base.manifest_digest,
+            "layers": [b.digest for b in base.layers],
+            "python": f"{base.python[0]}.{base.python[1]}",
+        },
+        "model": {"name": staged.name, "version": staged.version, "sha256": staged.sha256},
+        "dependencies": deps.pins,
+        "labels": result.labels,
+        "source_date_epoch": epoch,
+    }
+    path = result.output.with_name(f"{stem}.lock.json")
+    write_atomic(path, json.dumps(lock, indent=2, sort_keys=True) + "\n")
+    result.lock, result.sbom = path, sbom

@@ -1,0 +1,292 @@
+"""The dependency layer: what the service and the model's pickle import, pinned to the
+versions installed here, installed from wheels for the base image's Python and platform
+(`pip install --target --only-binary=:all:`), byte-compiled reproducibly, with a
+CycloneDX SBOM. Cached by its pins: a warm rebuild does not run pip."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from mlopsctl.errors import EnvironmentProblem
+
+# what mlopsctl.serving imports besides the standard library and the model's own modules
+SERVICE_DISTRIBUTIONS = ("uvicorn", "numpy")
+LAYER_FORMAT = "2"  # bump when the layer's layout changes
+_MANYLINUX = ("manylinux_2_28", "manylinux_2_27", "manylinux_2_17", "manylinux2014")
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    folder: Path  # holds site-packages/ and sbom.cdx.json
+    pins: dict[str, str]
+    key: str
+
+    @property
+    def sbom(self) -> Path:
+        return self.folder / "sbom.cdx.json"
+
+
+class _Stub:
+    """Stands in for every class a pickle names, so it can be read without running code."""
+
+    def __new__(cls, *args: object, **kwargs: object) -> _Stub:
+        return object.__new__(cls)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def __call__(self, *args: object, **kwargs: object) -> _Stub:
+        return _Stub()
+
+    def __setstate__(self, state: object) -> None:
+        pass
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+    def append(self, value: object) -> None:
+        pass
+
+    def extend(self, values: object) -> None:
+        pass
+
+
+def pickle_modules(pkl: bytes) -> set[str]:
+    """Top-level modules a pickle imports when loaded, read without importing them or
+    running anything it names."""
+    import io
+    import pickle
+
+    modules: set[str] = set()
+
+    class Recorder(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> type:
+            modules.add(module.split(".")[0])
+            return _Stub
+
+    Recorder(io.BytesIO(pkl)).load()
+    return {m for m in modules if m not in sys.stdlib_module_names and m != "__main__"}
+
+
+def pinned_closure(roots: set[str], python: tuple[int, int]) -> dict[str, str]:
+    """Installed versions of `roots` and everything they require (for Linux, `python`)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    env = {
+        "python_version": f"{python[0]}.{python[1]}",
+        "python_full_version": f"{python[0]}.{python[1]}.0",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "extra": "",
+    }
+    pins: dict[str, str] = {}
+    todo = sorted(roots)
+    while todo:
+        name = todo.pop()
+        key = str(canonicalize_name(name))
+        if key in pins:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError as exc:
+            raise EnvironmentProblem(
+                f"{name} is not installed here, and the image pins what is installed here",
+                f"pip install {name} (the version the model was trained with)",
+            ) from exc
+        pins[key] = dist.version
+        for line in dist.requires or []:
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate(env):
+                todo.append(req.name)
+    return dict(sorted(pins.items()))
+
+
+def distributions_of(modules: set[str]) -> set[str]:
+    """Distribution names that provide these top-level modules (sklearn -> scikit-learn)."""
+    provided = metadata.packages_distributions()
+    found: set[str] = set()
+    for module in modules:
+        names = provided.get(module)
+        if not names:
+            raise EnvironmentProblem(
+                f"the model's pickle imports {module!r}, which no installed package provides",
+                f"install the package that provides {module} in this environment",
+            )
+        found.add(names[0])
+    return found
+
+
+def platform_tags(architecture: str) -> list[str]:
+    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(architecture, architecture)
+    return [f"{tag}_{machine}" for tag in _MANYLINUX]
+
+
+def layer_key(pins: dict[str, str], python: tuple[int, int], architecture: str) -> str:
+    text = json.dumps(
+        {"pins": pins, "python": list(python), "arch": architecture, "format": LAYER_FORMAT},
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def prepare_dependencies(
+    pins: dict[str, str], python: tuple[int, int], architecture: str, cache: Path
+) -> Dependencies:
+    """The installed tree for these pins, from the cache or made now with pip."""
+    key = layer_key(pins, python, architecture)
+    folder = cache / "deps" / key
+    if (folder / "sbom.cdx.json").is_file():
+        return Dependencies(folder, pins, key)
+    if (sys.version_info.major, sys.version_info.minor) != python:
+        raise EnvironmentProblem(
+            f"the base image has Python {python[0]}.{python[1]}, but mlopsctl runs on "
+            f"{sys.version_info.major}.{sys.version_info.minor}: the dependencies are pinned and "
+            "byte-compiled by this Python",
+            f"use a base image with Python {sys.version_info.major}.{sys.version_info.minor}, or "
+            f"run mlopsctl from a Python {python[0]}.{python[1]} environment",
+        )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{key}.", dir=folder.parent) as tmp:
+        work = Path(tmp)
+        wheels, site = work / "wheels", work / "out" / "site-packages"
+        platform_args = [arg for tag in platform_tags(architecture) for arg in ("--platform", tag)]
+        target = [
+            *platform_args,
+            "--python-version",
+            f"{python[0]}.{python[1]}",
+            "--implementation",
+            "cp",
+            "--abi",
+            f"cp{python[0]}{python[1]}",
+            "--only-binary=:all:",
+            "--no-deps",
+        ]
+        requirements = [f"{name}=={version}" for name, version in pins.items()]
+        _pip(["download", "--dest", str(wheels), *target, *requirements])
+        _pip(
+            [
+                "install",
+                "--target",
+                str(site),
+                "--no-index",
+                "--find-links",
+                str(wheels),
+                "--no-compile",
+                *target,
+                *requirements,
+            ]
+        )
+        # console scripts carry this machine's interpreter path: not wanted in the image
+        shutil.rmtree(site / "bin", ignore_errors=True)
+        # the packages' own test suites: a third of the layer, never imported by a service
+        for tests in sorted(site.glob("*/**/tests")):
+            if tests.is_dir():
+                shutil.rmtree(tests, ignore_errors=True)
+        _compile(site)
+        sbom = cyclonedx_sbom(pins, wheels, key)
+        (work / "out" / "sbom.cdx.json").write_text(
+            json.dumps(sbom, indent=2, sort_keys=True) + "\n"
+        )
+        os.replace(work / "out", folder)
+    return Dependencies(folder, pins, key)
+
+
+def _pip(args: list[str]) -> None:
+    cmd = [sys.executable, "-m", "pip", *args, "--quiet", "--disable-pip-version-check"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
+        raise EnvironmentProblem(
+            f"pip {args[0]} of the image's dependencies failed: "
+            f"{lines[-1] if lines else proc.returncode}",
+            "check that PyPI (or your index, PIP_INDEX_URL) is reachable and has Linux wheels "
+            "of these versions",
+        )
+
+
+def _compile(site: Path) -> None:
+    """.pyc files that do not depend on mtimes or hash seeds: the image starts fast, also
+    on a read-only root filesystem, and two builds give the same bytes."""
+    env = dict(os.environ, PYTHONHASHSEED="0", SOURCE_DATE_EPOCH="0")
+    cmd = [
+        sys.executable,
+        "-m",
+        "compileall",
+        "-q",
+        "-j",
+        "0",
+        "--invalidation-mode",
+        "unchecked-hash",
+        str(site),
+    ]
+    subprocess.run(cmd, env=env, capture_output=True, check=False)
+
+
+def cyclonedx_sbom(pins: dict[str, str], wheels: Path, key: str) -> dict[str, object]:
+    """CycloneDX 1.5: one component per installed distribution, with its wheel's sha256."""
+    import uuid
+
+    from mlopsctl.core.image.layers import sha256_path
+
+    by_name: dict[str, Path] = {}
+    for wheel in sorted(wheels.glob("*.whl")):
+        by_name[wheel.name.split("-")[0].lower().replace("_", "-")] = wheel
+    components = []
+    for name, version in pins.items():
+        purl = f"pkg:pypi/{name}@{version}"
+        component: dict[str, object] = {
+            "type": "library",
+            "bom-ref": purl,
+            "name": name,
+            "version": version,
+            "purl": purl,
+        }
+        found = by_name.get(name.replace("_", "-"))
+        if found is not None:
+            component["hashes"] = [{"alg": "SHA-256", "content": sha256_path(found).split(":")[1]}]
+            component["properties"] = [{"name": "mlopsctl:wheel", "value": found.name}]
+        expression, license_name = _license(name)
+        if expression:
+            component["licenses"] = [{"expression": expression}]
+        elif license_name:
+            component["licenses"] = [{"license": {"name": license_name}}]
+        components.append(component)
+    return {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.5",
+        "serialNumber": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'mlopsctl-deps-' + key)}",
+        "version": 1,
+        "metadata": {
+            "tools": {"components": [{"type": "application", "name": "mlopsctl"}]},
+            "component": {
+                "type": "library",
+                "name": "mlopsctl-image-dependencies",
+                "bom-ref": f"mlopsctl-deps-{key}",
+            },
+        },
+        "components": components,
+    }
+
+
+def _license(name: str) -> tuple[str, str]:
+    """(SPDX expression, or a short license name) from the installed metadata."""
+    try:
+        meta = metadata.metadata(name)
+    except metadata.PackageNotFoundError:
+        return "", ""
+    expression = str(meta["License-Expression"] or "")
+    text = str(meta["License"] or "")
+    return expression, text if text and "\n" not in text and len(text) < 60 else ""

@@ -1,0 +1,201 @@
+"""Loading a model folder (model.pkl + model.json) after checking its sha256, and
+predicting on rows given in the model's feature order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODEL_FILE = "model.pkl"
+METADATA_FILE = "model.json"
+
+
+class ModelLoadError(Exception):
+    """The model folder cannot be served: the service refuses to start."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_metadata(model_dir: Path) -> dict[str, Any]:
+    path = model_dir / METADATA_FILE
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelLoadError(f"{path} is missing: the model's metadata") from exc
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path} is not readable JSON: {exc}") from exc
+    if not isinstance(metadata, dict):
+        raise ModelLoadError(f"{path} is not a JSON object")
+    features = metadata.get("features")
+    if (
+        not isinstance(features, list)
+        or not features
+        or not all(isinstance(f, str) for f in features)
+    ):
+        raise ModelLoadError(f"{path} has no `features` list (the model's input names, in order)")
+    return metadata
+
+
+@dataclass
+class ServedModel:
+    """A fitted scikit-learn estimator and what the service says about it."""
+
+    name: str
+    version: str
+    sha256: str
+    features: list[str]
+    classes: list[Any]
+    estimator: Any
+    metadata: dict[str, Any] = field(default_factory=dict)
+    categorical: frozenset[str] = frozenset()
+
+    @property
+    def n_features(self) -> int:
+        return len(self.features)
+
+    @property
+    def has_proba(self) -> bool:
+        return hasattr(self.estimator, "predict_proba")
+
+    def to_array(self, rows: list[list[Any]]) -> Any:
+        """Rows (already checked for length and types) as the array the estimator takes."""
+        import numpy as np
+
+        if not self.categorical:
+            array = np.array(rows, dtype=np.float64)
+            numbers = array
+        else:
+            array = np.array(rows, dtype=object)
+            positions = [i for i, f in enumerate(self.features) if f not in self.categorical]
+            numbers = array[:, positions].astype(np.float64)
+            array[:, positions] = numbers
+        if np.isinf(numbers).any():
+            raise ValueError("infinite values: send finite numbers (or null for a missing one)")
+        return array
+
+    def predict(self, array: Any) -> list[Any]:
+        return [_plain(v) for v in self.estimator.predict(array).tolist()]
+
+    def predict_proba(self, array: Any) -> list[list[float]]:
+        return [list(map(float, row)) for row in self.estimator.predict_proba(array).tolist()]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def load_model(
+    model_dir: Path,
+    *,
+    expected_sha256: str | None = None,
+    name: str | None = None,
+    version: str | None = None,
+) -> ServedModel:
+    """Check model.pkl against the sha256 in model.json (or `expected_sha256`), then unpickle.
+
+    A pickle runs code when loaded: a model whose bytes are not the ones recorded is never
+    loaded."""
+    model_dir = Path(model_dir)
+    metadata = read_metadata(model_dir)
+    pkl = model_dir / MODEL_FILE
+    if not pkl.is_file():
+        raise ModelLoadError(f"{pkl} is missing")
+    expected = expected_sha256 or metadata.get("sha256")
+    if not isinstance(expected, str) or len(expected) != 64:
+        raise ModelLoadError(
+            f"{model_dir / METADATA_FILE} records no sha256 of {MODEL_FILE}, "
+            "so the model cannot be verified (set MODEL_SHA256 or build with mlopsctl)"
+        )
+    actual = sha256_file(pkl)
+    if actual != expected.lower():
+        raise ModelLoadError(
+            f"{pkl} has sha256 {actual}, but {expected.lower()} was recorded: refusing to load it"
+        )
+    try:
+        with open(pkl, "rb") as fh:
+            estimator = pickle.load(fh)
+    except Exception as exc:
+        raise ModelLoadError(f"{pkl} does not unpickle: {type(exc).__name__}: {exc}") from exc
+    if not hasattr(estimator, "predict"):
+        raise ModelLoadError(f"{pkl} holds a {type(estimator).__name__}, which cannot predict")
+    features = list(metadata["features"])
+    select_columns_by_position(estimator)
+    classes = metadata.get("classes")
+    if classes is None and hasattr(estimator, "classes_"):
+        classes = [_plain(c) for c in estimator.classes_]
+    return ServedModel(
+        name=name or str(metadata.get("name") or "model"),
+        version=version or str(metadata.get("version") or actual[:12]),
+        sha256=actual,
+        features=features,
+        classes=list(classes or []),
+        estimator=estimator,
+        metadata=metadata,
+        categorical=frozenset(categorical_features(estimator, features, metadata)),
+    )
+
+
+def select_columns_by_position(estimator: Any) -> None:
+    """A ColumnTransformer fitted on a DataFrame selects its columns by name, which works
+    on DataFrames only. Rows arrive here in the fitted column order, so point each fitted
+    transformer at the positions of its columns: a numpy array then works, without pandas."""
+    steps = getattr(estimator, "steps", None) or [(None, estimator)]
+    for _, step in steps:
+        fitted = getattr(step, "transformers_", None)
+        positions = getattr(step, "_transformer_to_input_indices", None)
+        if not fitted or not isinstance(positions, dict):
+            continue
+        step.transformers_ = [
+            (name, transformer, [int(i) for i in positions[name]])
+            if name in positions and _names_columns(columns)
+            else (name, transformer, columns)
+            for name, transformer, columns in fitted
+        ]
+        # each transformer then sees an array, not the columns it was fitted on by name:
+        # without the names it does not warn about that on every call
+        for _, transformer, _ in step.transformers_:
+            for _, inner in getattr(transformer, "steps", None) or [(None, transformer)]:
+                if "feature_names_in_" in getattr(inner, "__dict__", {}):
+                    del inner.feature_names_in_
+
+
+def _names_columns(columns: Any) -> bool:
+    if isinstance(columns, str):
+        return True
+    return isinstance(columns, list | tuple) and bool(columns) and isinstance(columns[0], str)
+
+
+def categorical_features(estimator: Any, features: list[str], metadata: dict[str, Any]) -> set[str]:
+    """Features that take strings: named in metadata, or fed to an encoder by the Pipeline's
+    ColumnTransformer (everything else is a number)."""
+    declared = metadata.get("categorical")
+    if isinstance(declared, list):
+        return {str(f) for f in declared}
+    found: set[str] = set()
+    steps = getattr(estimator, "steps", None) or [(None, estimator)]
+    for _, step in steps:
+        for _, transformer, columns in getattr(step, "transformers_", []) or []:
+            inner = getattr(transformer, "steps", None) or [(None, transformer)]
+            if not any(type(t).__name__.endswith("Encoder") for _, t in inner):
+                continue
+            for column in columns if isinstance(columns, list | tuple) else []:
+                if isinstance(column, str):
+                    found.add(column)
+                elif isinstance(column, int) and 0 <= column < len(features):
+                    found.add(features[column])
+    return found
+
+
+def env_model_dir(default: str = "/app/model") -> Path:
+    return Path(os.environ.get("MODEL_DIR") or default)

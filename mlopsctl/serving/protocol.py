@@ -1,0 +1,232 @@
+"""Request bodies of Open Inference Protocol V2 and the V1 `:predict` API, turned into rows
+in the model's feature order. Every way a body can be wrong is a RequestError (4xx)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mlopsctl.serving.model import ServedModel
+
+_NUMBER_TYPES = (int, float)
+V2_NUMERIC = {
+    "FP64",
+    "FP32",
+    "FP16",
+    "INT64",
+    "INT32",
+    "INT16",
+    "INT8",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "BOOL",
+}
+
+
+class RequestError(Exception):
+    """A request the service cannot answer: its HTTP status and what is wrong."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    if not body:
+        raise RequestError(400, "the request body is empty: send a JSON object")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError(400, f"the request body is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise RequestError(400, "the request body must be a JSON object")
+    return payload
+
+
+def _check_value(model: ServedModel, feature: str, value: Any, where: str) -> None:
+    """Numbers (or null for a missing value) for numeric features; strings too for
+    categorical ones. Booleans are not numbers here."""
+    kind = type(value)
+    if kind is float or kind is int or value is None:
+        return
+    if kind is str and feature in model.categorical:
+        return
+    wanted = "a string, a number or null" if feature in model.categorical else "a number or null"
+    raise RequestError(
+        422, f"{where}: feature {feature!r} must be {wanted}, got {json.dumps(value)[:40]}"
+    )
+
+
+def check_rows(model: ServedModel, rows: list[Any], where: str) -> list[list[Any]]:
+    """Lists in feature order, checked for length and types."""
+    if not rows:
+        raise RequestError(422, f"{where} is empty: send at least one row")
+    features = model.features
+    width = len(features)
+    categorical = model.categorical
+    for index, row in enumerate(rows):
+        if type(row) is not list:
+            raise RequestError(422, f"{where}[{index}] must be a list of {width} values")
+        if len(row) != width:
+            raise RequestError(
+                422,
+                f"{where}[{index}] has {len(row)} values, the model takes {width} "
+                f"({', '.join(features[:3])}{', ...' if width > 3 else ''})",
+            )
+        for feature, value in zip(features, row, strict=True):
+            kind = type(value)
+            if kind is float or kind is int or value is None:
+                continue
+            if kind is str and feature in categorical:
+                continue
+            _check_value(model, feature, value, f"{where}[{index}]")
+    return rows
+
+
+def rows_from_dicts(model: ServedModel, rows: list[Any], where: str) -> list[list[Any]]:
+    wanted = model.features
+    out = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise RequestError(422, f"{where}[{index}] must be an object or a list")
+        if len(row) != len(wanted) or any(name not in row for name in wanted):
+            missing = [n for n in wanted if n not in row]
+            unknown = sorted(set(row) - set(wanted))
+            parts = []
+            if missing:
+                parts.append(
+                    f"missing {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+                )
+            if unknown:
+                parts.append(
+                    f"unknown {', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}"
+                )
+            raise RequestError(422, f"{where}[{index}] has wrong features: {'; '.join(parts)}")
+        out.append([row[name] for name in wanted])
+    return out
+
+
+def v1_rows(model: ServedModel, payload: dict[str, Any]) -> list[list[Any]]:
+    """`{"instances": [[...], ...]}` in feature order, or `[{name: value}, ...]`."""
+    instances = payload.get("instances")
+    if not isinstance(instances, list):
+        raise RequestError(422, 'the body needs "instances": a list of rows')
+    if not instances:
+        raise RequestError(422, '"instances" is empty: send at least one row')
+    if isinstance(instances[0], dict):
+        instances = rows_from_dicts(model, instances, "instances")
+    return check_rows(model, instances, "instances")
+
+
+def _flat(data: Any, where: str) -> list[Any]:
+    if not isinstance(data, list):
+        raise RequestError(422, f"{where}: `data` must be a list")
+    if data and isinstance(data[0], list):
+        flat: list[Any] = []
+        for item in data:
+            if not isinstance(item, list):
+                raise RequestError(422, f"{where}: `data` mixes lists and values")
+            flat.extend(_flat(item, where) if item and isinstance(item[0], list) else item)
+        return flat
+    return data
+
+
+def _shape(tensor: dict[str, Any], where: str) -> list[int]:
+    shape = tensor.get("shape")
+    if (
+        not isinstance(shape, list)
+        or not shape
+        or not all(type(d) is int and d >= 0 for d in shape)
+    ):
+        raise RequestError(422, f"{where}: `shape` must be a list of non-negative integers")
+    return shape
+
+
+def v2_rows(model: ServedModel, payload: dict[str, Any]) -> list[list[Any]]:
+    """V2 `inputs`: one tensor per feature (shape [N] or [N, 1]), or one row-major tensor
+    of shape [N, n_features] in the model's feature order."""
+    inputs = payload.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise RequestError(422, 'the body needs "inputs": a list of tensors')
+    for index, tensor in enumerate(inputs):
+        if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
+            raise RequestError(422, f"inputs[{index}] must be an object with a `name`")
+        datatype = tensor.get("datatype")
+        if datatype is not None and datatype not in V2_NUMERIC and datatype != "BYTES":
+            raise RequestError(422, f"inputs[{index}]: unknown datatype {datatype!r}")
+    width = model.n_features
+    if len(inputs) == 1 and (width > 1 or inputs[0]["name"] not in model.features):
+        tensor = inputs[0]
+        where = f"input {tensor['name']!r}"
+        shape = _shape(tensor, where)
+        if len(shape) != 2 or shape[1] != width:
+            raise RequestError(
+                422,
+                f"{where} has shape {shape}: one tensor must have shape [N, {width}] "
+                f"(rows of the model's {width} features), or send one tensor per feature",
+            )
+        data = _flat(tensor.get("data"), where)
+        rows_n = shape[0]
+        if len(data) != rows_n * width:
+            raise RequestError(
+                422, f"{where} has {len(data)} values, its shape {shape} needs {rows_n * width}"
+            )
+        rows = [data[i * width : (i + 1) * width] for i in range(rows_n)]
+        return check_rows(model, rows, where)
+
+    by_name: dict[str, list[Any]] = {}
+    for tensor in inputs:
+        where = f"input {tensor['name']!r}"
+        shape = _shape(tensor, where)
+        if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+            raise RequestError(422, f"{where}: a per-feature tensor has shape [N] or [N, 1]")
+        data = _flat(tensor.get("data"), where)
+        if len(data) != shape[0]:
+            raise RequestError(
+                422, f"{where} has {len(data)} values, its shape {shape} says {shape[0]}"
+            )
+        by_name[tensor["name"]] = data
+    missing = [n for n in model.features if n not in by_name]
+    unknown = sorted(set(by_name) - set(model.features))
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+        if unknown:
+            parts.append(f"unknown {', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}")
+        raise RequestError(422, f"inputs do not match the model's features: {'; '.join(parts)}")
+    lengths = {len(v) for v in by_name.values()}
+    if len(lengths) != 1:
+        raise RequestError(422, "input tensors have different lengths: one value per row each")
+    columns = [by_name[n] for n in model.features]
+    rows = [list(row) for row in zip(*columns, strict=True)]
+    return check_rows(model, rows, "inputs")
+
+
+def v2_requested_outputs(model: ServedModel, payload: dict[str, Any]) -> list[str]:
+    outputs = payload.get("outputs")
+    if outputs is None:
+        return ["predict"]
+    if not isinstance(outputs, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
+    ):
+        raise RequestError(422, '"outputs" must be a list of objects with a `name`')
+    names = [o["name"] for o in outputs]
+    known = {"predict", "predict_proba"} if model.has_proba else {"predict"}
+    for name in names:
+        if name not in known:
+            raise RequestError(422, f"unknown output {name!r}: choose from {sorted(known)}")
+    return names
+
+
+def v2_datatype(values: list[Any]) -> str:
+    if values and all(type(v) is int for v in values):
+        return "INT64"
+    if values and all(type(v) in _NUMBER_TYPES for v in values):
+        return "FP64"
+    if values and all(type(v) is bool for v in values):
+        return "BOOL"
+    return "BYTES"

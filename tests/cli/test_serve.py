@@ -1,0 +1,92 @@
+"""`mlopsctl serve` as a user runs it: a real server on a loopback port."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.conftest import git, mlopsctl
+from tests.serving.http import call, free_port, wait_ready
+
+
+@contextmanager
+def serving(*args: str, cwd: Path) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlopsctl", "serve", *args, "--port", str(port)],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base, proc)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def test_serve_the_projects_model(trained_template: Path) -> None:
+    with serving(cwd=trained_template) as base:
+        status, meta = call(f"{base}/v2/models/demo")
+        assert status == 200 and len(meta["inputs"]) == 30
+        status, answer = call(f"{base}/v1/models/demo:predict", {"instances": [[1.0] * 30] * 2})
+        assert status == 200 and len(answer["predictions"]) == 2
+        status, answer = call(f"{base}/v1/models/demo:predict", {"instances": [[1.0] * 3]})
+        assert status == 422 and "30" in answer["error"]
+        status, text = call(f"{base}/metrics")
+        assert status == 200 and 'status="422"' in text
+
+
+def test_serve_a_registry_version_and_stage(trained_project: Path) -> None:
+    git(
+        "tag",
+        "-a",
+        "demo@v1.0.0",
+        "-m",
+        "Registering artifact demo version v1.0.0",
+        cwd=trained_project,
+    )
+    git(
+        "tag",
+        "-a",
+        "demo#prod#1",
+        "-m",
+        "Assigning stage prod to artifact demo version v1.0.0",
+        cwd=trained_project,
+    )
+    # the workspace model is gone: the files come from DVC's cache at the tagged commit
+    (trained_project / "models" / "model.pkl").unlink()
+    for ref in ("demo@v1.0.0", "demo#prod"):
+        with serving(ref, cwd=trained_project) as base:
+            status, meta = call(f"{base}/v2/models/demo")
+            assert status == 200 and meta["versions"] == ["v1.0.0"], ref
+    with serving("--rev", "HEAD", cwd=trained_project) as base:
+        head = git("rev-parse", "HEAD", cwd=trained_project).stdout.strip()
+        assert call(f"{base}/v2/models/demo")[1]["versions"] == [head[:12]]
+
+
+def test_serve_refuses_what_it_cannot_serve(trained_project: Path, tmp_path: Path) -> None:
+    proc = mlopsctl("serve", "demo@v9.9.9", cwd=trained_project)
+    assert proc.returncode == 2 and "demo@v9.9.9" in proc.stderr and "hint:" in proc.stderr
+    proc = mlopsctl("serve", "demo#prod", cwd=trained_project)
+    assert proc.returncode == 2 and "stage 'prod'" in proc.stderr
+    proc = mlopsctl("serve", str(tmp_path / "nowhere"), cwd=trained_project)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    proc = mlopsctl("serve", cwd=tmp_path)
+    assert proc.returncode == 3 and "not inside an mlopsctl project" in proc.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        proc = mlopsctl("serve", "--port", port, cwd=trained_project)
+    assert proc.returncode == 3 and "--port" in proc.stderr

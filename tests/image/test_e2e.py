@@ -1,0 +1,192 @@
+"""The image end to end with real podman and buildah: build it on a Debian base made by
+mmdebstrap, run it as OpenShift does (arbitrary UID in group 0, read-only root), and ask
+it for predictions over HTTP."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import mlopsctl, run
+from tests.image.conftest import CACHE
+from tests.serving.http import call, free_port, wait_ready
+
+pytestmark = pytest.mark.slow
+
+CONTAINERS_CONF = """\
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+"""
+MMDEBSTRAP = [
+    "mmdebstrap",
+    "--quiet",
+    "--variant=minbase",
+    "--include=python3,python3-venv,ca-certificates",
+    *(f"--dpkgopt=path-exclude=/usr/share/{d}/*" for d in ("doc", "man", "info", "locale")),
+    "bookworm",
+]
+
+
+@pytest.fixture(scope="session")
+def container_env(
+    build_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    for tool in ("podman", "mmdebstrap"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (.ci/run installs it)")
+    conf = tmp_path_factory.mktemp("containers") / "containers.conf"
+    conf.write_text(CONTAINERS_CONF)
+    return {**build_env, "CONTAINERS_CONF": str(conf)}
+
+
+@pytest.fixture(scope="session")
+def debian_base(container_env: dict[str, str]) -> Path:
+    """A Debian bookworm root filesystem with Python, made once a month and kept."""
+    path = CACHE / f"base-bookworm-python3-{date.today():%Y%m}.tar"
+    if not path.is_file():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.part.tar")  # mmdebstrap goes by the suffix
+        env = {**container_env, "SOURCE_DATE_EPOCH": "1700000000"}
+        run([*MMDEBSTRAP, str(tmp)], CACHE, env=env, check=True)
+        tmp.replace(path)
+    return path
+
+
+def podman(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run(["podman", *args], Path.cwd(), env=env, check=check)
+
+
+@contextmanager
+def container(tag: str, env: dict[str, str]) -> Iterator[str]:
+    name = f"mlopsctl-test-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    podman(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--user",
+        "1000680000:0",
+        "--read-only",
+        "-p",
+        f"127.0.0.1:{port}:8080",
+        tag,
+        env=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(base, timeout=120)
+        except AssertionError:
+            logs = podman("logs", name, env=env, check=False)
+            raise AssertionError(f"container not ready:\n{logs.stdout}{logs.stderr}") from None
+        yield base
+    finally:
+        podman("rm", "-f", name, env=env, check=False)
+
+
+def in_process_predictions(
+    project: Path, rows: list[list[float]], features: list[str]
+) -> list[int]:
+    import pandas as pd
+
+    with open(project / "models" / "model.pkl", "rb") as fh:
+        pipeline = pickle.load(fh)
+    return pipeline.predict(pd.DataFrame(rows, columns=features)).tolist()
+
+
+def check_serving(base: str, project: Path, test_rows: tuple[list[str], list[list[float]]]) -> None:
+    features, rows = test_rows
+    body = {
+        "inputs": [
+            {"name": "x", "shape": [len(rows), len(features)], "datatype": "FP64", "data": rows}
+        ]
+    }
+    status, answer = call(f"{base}/v2/models/demo/infer", body)
+    assert status == 200, answer
+    assert answer["outputs"][0]["data"] == in_process_predictions(project, rows, features)
+    status, answer = call(f"{base}/v1/models/demo:predict", {"instances": [[1.0] * 3]})
+    assert status == 422 and "30" in answer["error"]
+    assert call(f"{base}/v2/models/demo/infer", b"{oops")[0] == 400
+    status, text = call(f"{base}/metrics")
+    assert status == 200
+    assert 'route="/v2/models/{name}/infer",method="POST",status="200"' in text
+
+
+def test_native_image_runs_as_an_arbitrary_uid_on_a_read_only_root(
+    trained_project: Path,
+    debian_base: Path,
+    container_env: dict[str, str],
+    test_rows: tuple[list[str], list[list[float]]],
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "image.tar"
+    proc = mlopsctl(
+        "build",
+        "--json",
+        "--base",
+        str(debian_base),
+        "-o",
+        str(out),
+        cwd=trained_project,
+        env=container_env,
+        check=True,
+    )
+    built = json.loads(proc.stdout)
+    loaded = podman("load", "-i", str(out), env=container_env)
+    assert built["tag"] in loaded.stdout + loaded.stderr
+    try:
+        inspected = json.loads(podman("image", "inspect", built["tag"], env=container_env).stdout)
+        assert inspected[0]["Labels"]["io.mlopsctl.model.name"] == "demo"
+        with container(built["tag"], container_env) as base:
+            check_serving(base, trained_project, test_rows)
+        if shutil.which("skopeo"):
+            skopeo = run(["skopeo", "inspect", f"oci-archive:{out}"], tmp_path, check=True)
+            assert json.loads(skopeo.stdout)["Digest"] == built["digest"]
+    finally:
+        podman("rmi", "-f", built["tag"], env=container_env, check=False)
+
+
+def test_buildah_builds_the_same_context_and_it_serves(
+    trained_project: Path,
+    debian_base: Path,
+    container_env: dict[str, str],
+    test_rows: tuple[list[str], list[list[float]]],
+    tmp_path: Path,
+) -> None:
+    if shutil.which("buildah") is None:
+        pytest.skip("buildah is not installed (.ci/run installs it)")
+    tag = "localhost/demo:buildah-test"
+    proc = mlopsctl(
+        "build",
+        "--json",
+        "--builder",
+        "buildah",
+        "--base",
+        str(debian_base),
+        "--tag",
+        tag,
+        "-o",
+        str(tmp_path / "b.tar"),
+        cwd=trained_project,
+        env=container_env,
+        check=True,
+    )
+    assert json.loads(proc.stdout)["builder"] == "buildah"
+    try:
+        with container(tag, container_env) as base:
+            check_serving(base, trained_project, test_rows)
+    finally:
+        podman("rmi", "-f", tag, env=container_env, check=False)
