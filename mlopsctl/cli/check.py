@@ -15,7 +15,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-FILES_HELP = "Files to check [default: the files staged in git]."
+FILES_HELP = "Files to check (default: the files staged in git)."
 
 
 def _report(result: CheckResult) -> None:

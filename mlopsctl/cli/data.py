@@ -18,7 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-REMOTE_HELP = "DVC remote to use [default: the project's default remote]."
+REMOTE_HELP = "DVC remote to use (default: the project's default remote)."
 
 
 def _print_json(value: Any) -> None:
@@ -144,7 +144,7 @@ def pull(
 @app.command("schema")
 def schema(
     path: Path = typer.Argument(..., help="CSV or Parquet dataset.", show_default=False),
-    name: str = typer.Option(None, "--name", help="Schema name [default: the file's stem]."),
+    name: str = typer.Option(None, "--name", help="Schema name (default: the file's stem)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing schema."),
     as_json: bool = typer.Option(False, "--json", help="Print the schema as JSON."),
 ) -> None:
@@ -173,10 +173,10 @@ def schema(
 @app.command("validate")
 def validate(
     path: Path = typer.Argument(
-        None, help="Dataset [default: every dataset that has a schema].", show_default=False
+        None, help="Dataset (default: every dataset that has a schema).", show_default=False
     ),
     schema_file: Path = typer.Option(
-        None, "--schema", help="Schema YAML [default: the one in data/schemas/ for PATH]."
+        None, "--schema", help="Schema YAML (default: the one in data/schemas/ for PATH)."
     ),
     report: Path = typer.Option(None, "--report", help="Also write the result as JSON here."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -237,7 +237,7 @@ def _render_report(report: ValidationReport) -> None:
 def profile(
     path: Path = typer.Argument(..., help="CSV or Parquet dataset.", show_default=False),
     output: Path = typer.Option(
-        None, "--output", "-o", help="Where to save the JSON [default: reports/profiles/STEM.json]."
+        None, "--output", "-o", help="Where to save the JSON (default: reports/profiles/STEM.json)."
     ),
     force: bool = typer.Option(False, "--force", help="Replace a file that is not a profile."),
     as_json: bool = typer.Option(False, "--json", help="Print the profile as JSON."),

@@ -10,13 +10,13 @@ import typer
 
 def init(
     path: Path = typer.Argument(..., help="Folder to create the project in.", show_default=False),
-    name: str = typer.Option(None, "--name", help="Project name [default: from PATH]."),
-    package: str = typer.Option(None, "--package", help="Python package [default: from name]."),
+    name: str = typer.Option(None, "--name", help="Project name (default: from PATH)."),
+    package: str = typer.Option(None, "--package", help="Python package (default: from name)."),
     template: str = typer.Option("tabular-classification", "--template", help="Project template."),
     remote: str = typer.Option(
         None,
         "--remote",
-        help="Shared DVC remote URL (s3://, gs://, ssh://, a path) [default: a local folder].",
+        help="Shared DVC remote URL (s3://, gs://, ssh://, a path) (default: a local folder).",
     ),
     no_input: bool = typer.Option(False, "--no-input", help="Use defaults; never prompt."),
     force: bool = typer.Option(
@@ -90,10 +90,10 @@ def init(
         shown = result.path
     out.print(f"  cd {shown}")
     if run_pipeline:
-        out.print("  dvc metrics show    # the baseline model's metrics")
+        out.print("  mlopsctl evaluate   # the baseline model's metrics and plots")
     else:
-        out.print("  dvc repro           # prepare -> train -> evaluate")
-        out.print("  dvc metrics show")
+        out.print("  mlopsctl train      # validate -> prepare -> train -> evaluate")
+    out.print("  mlopsctl train model=random_forest   # try another model (Hydra overrides)")
     out.print("  pytest              # the project's own tests")
 
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def promote(
     name: str = typer.Argument(
         None,
-        help="Model name from dvc.yaml `artifacts:` [default: the only one].",
+        help="Model name from dvc.yaml `artifacts:` (default: the only one).",
         show_default=False,
     ),
     to: str = typer.Option(..., "--to", help="Stage to assign (e.g. staging, production)."),
@@ -23,7 +23,7 @@ def promote(
         None, "--version", help="Version to register HEAD as, or an existing version to promote."
     ),
     bump: str = typer.Option(
-        None, "--bump", help="major, minor or patch: the next version [default: patch]."
+        None, "--bump", help="major, minor or patch: the next version (default: patch)."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Run the gates; write no tag."),
     force: bool = typer.Option(

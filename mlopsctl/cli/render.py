@@ -60,20 +60,23 @@ def delta(new: Any, old: Any) -> str:
 
 
 def metrics_table(
-    metrics: dict[str, Any], baseline: dict[str, Any], baseline_name: str, primary: str
+    metrics: dict[str, Any], baselines: list[tuple[str, dict[str, Any]]], primary: str
 ) -> Table:
+    """The metrics, then for each baseline that has metrics its values and the change."""
     from rich.table import Table
 
+    baselines = [(name, values) for name, values in baselines if values]
     table = Table(title="Metrics", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    if baseline:
-        table.add_column(baseline_name, justify="right")
+    for name, _ in baselines:
+        table.add_column(name, justify="right")
         table.add_column("change", justify="right")
-    for key in sorted(set(metrics) | set(baseline), key=lambda k: (k != primary, k)):
+    keys = set(metrics).union(*(values for _, values in baselines))
+    for key in sorted(keys, key=lambda k: (k != primary, k)):
         label = f"[bold]{key}[/] (primary)" if key == primary else key
         row = [label, fmt(metrics.get(key))]
-        if baseline:
-            row += [fmt(baseline.get(key)), delta(metrics.get(key), baseline.get(key))]
+        for _, values in baselines:
+            row += [fmt(values.get(key)), delta(metrics.get(key), values.get(key))]
         table.add_row(*row)
     return table

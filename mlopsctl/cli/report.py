@@ -10,7 +10,7 @@ import typer
 
 def report(
     output: Path = typer.Option(
-        None, "--output", "-o", help="Folder for report.md and report.html [default: reports/]."
+        None, "--output", "-o", help="Folder for report.md and report.html (default: reports/)."
     ),
     rev: str = typer.Option(
         "HEAD", "--rev", help="Compare the workspace's metrics with this commit or experiment."

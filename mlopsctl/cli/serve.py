@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 MODEL_REF_HELP = (
-    "A model folder, a project, NAME@vX.Y.Z or NAME#STAGE [default: this project's models/]."
+    "A model folder, a project, NAME@vX.Y.Z or NAME#STAGE (default: this project's models/)."
 )
 
 

@@ -49,7 +49,7 @@ def train(
 
 def evaluate(
     rev: str = typer.Option(
-        None, "--rev", help="Compare with this git revision or experiment [default: HEAD]."
+        None, "--rev", help="Compare with this git revision or experiment (default: HEAD)."
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the stages' own output."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -98,6 +98,9 @@ def _show_run(run: Any, as_json: bool, plots: list[str] | None = None) -> None:
             ],
             "metrics": run.metrics,
             "baseline": {"rev": run.baseline, "metrics": run.baseline_metrics},
+            "deployed": (
+                {"ref": run.deployed, "metrics": run.deployed_metrics} if run.deployed else None
+            ),
             "primary_metric": run.primary_metric,
         }
         if plots is not None:
@@ -110,9 +113,10 @@ def _show_run(run: Any, as_json: bool, plots: list[str] | None = None) -> None:
     elif run.experiment:
         out.print(f"experiment [bold]{run.experiment}[/] finished")
     if run.metrics:
-        out.print(
-            metrics_table(run.metrics, run.baseline_metrics, run.baseline, run.primary_metric)
-        )
+        baselines = [(run.baseline, run.baseline_metrics)]
+        if run.deployed:
+            baselines.append((run.deployed, run.deployed_metrics))
+        out.print(metrics_table(run.metrics, baselines, run.primary_metric))
     else:
         out.print("no metrics yet")
     if plots:

@@ -108,7 +108,8 @@ def _read_plain_metrics(root: Path, rev: str | None) -> dict[str, Any] | None:
     (`cache: false`), read from the workspace or with `git show REV:PATH`. None means
     "ask DVC" (templated paths, cached metrics, experiment names, unusual formats)."""
     import json
-    import subprocess
+
+    from mlopsctl.core.vcs import git_ok, show_file
 
     files = declared_metrics_files(root)
     if files is None or any(Path(f).suffix not in (".json", ".yaml", ".yml") for f in files):
@@ -120,16 +121,10 @@ def _read_plain_metrics(root: Path, rev: str | None) -> dict[str, Any] | None:
             if path.is_file():
                 contents[name] = path.read_text(encoding="utf-8")
             continue
-        proc = subprocess.run(
-            ["git", "show", f"{rev}:{name}"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode == 0:
-            contents[name] = proc.stdout
-        elif not _is_commit(root, rev):
+        text = show_file(root, rev, name)
+        if text is not None:
+            contents[name] = text
+        elif git_ok(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}") is None:
             return None  # an experiment name, or nothing: DVC resolves or rejects it
     parsed: dict[str, dict[str, Any]] = {}
     for name, text in contents.items():
@@ -145,15 +140,3 @@ def _read_plain_metrics(root: Path, rev: str | None) -> dict[str, Any] | None:
         if isinstance(values, dict):
             parsed[name] = values
     return _merge(parsed)
-
-
-def _is_commit(root: Path, rev: str) -> bool:
-    import subprocess
-
-    proc = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-        cwd=root,
-        capture_output=True,
-        check=False,
-    )
-    return proc.returncode == 0

@@ -61,6 +61,9 @@ class RunResult:
     baseline_metrics: dict[str, Any] = field(default_factory=dict)
     baseline: str = "HEAD"
     primary_metric: str = "f1"
+    # the registry's last stage (production by default), when a version holds it
+    deployed: str | None = None
+    deployed_metrics: dict[str, Any] = field(default_factory=dict)
 
 
 class StageFailed(CheckFailed):
@@ -182,29 +185,40 @@ def _result(
     exp: str | None,
     stages: list[StageRun],
     baseline: str = "HEAD",
-    repo: Any = None,
 ) -> RunResult:
-    if repo is None:
-        with dvcrepo.open_repo(project.root) as opened:
-            return _result(
-                project,
-                up_to_date=up_to_date,
-                changed=changed,
-                exp=exp,
-                stages=stages,
-                baseline=baseline,
-                repo=opened,
-            )
+    deployed = deployed_model(project)
     return RunResult(
         up_to_date=up_to_date,
         params_changed=changed,
         experiment=exp,
         stages=stages,
-        metrics=read_metrics(project.root, None),
+        metrics=read_metrics(project.root),
         baseline_metrics=read_metrics(project.root, baseline),
         baseline=baseline,
         primary_metric=project.primary_metric(),
+        deployed=deployed[0] if deployed else None,
+        deployed_metrics=deployed[1] if deployed else {},
     )
+
+
+def deployed_model(project: Project) -> tuple[str, dict[str, Any]] | None:
+    """`NAME#STAGE (vX.Y.Z)` and the metrics of the version holding the project's last
+    promotion stage, or None without a registry (one `git for-each-ref`, no DVC)."""
+    from mlopsctl.core import gates, registry
+
+    names = list(project.artifacts())
+    if not names:
+        return None
+    tags = registry.read_tags(project.root, artifact=names[0], messages=False)
+    if not tags:
+        return None
+    stage = gates.load_settings(project.root, project.primary_metric()).stages[-1]
+    state = registry.model_state(names[0], tags)
+    version = state.stages.get(stage)
+    if version is None:
+        return None
+    commit = state.versions.get(version, version)
+    return f"{names[0]}#{stage} ({version})", read_metrics(project.root, commit)
 
 
 def run_stages(

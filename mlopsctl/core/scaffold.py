@@ -243,7 +243,12 @@ def _render(template: Path, staging: Path, name: str, package: str, no_input: bo
         run_copy(
             str(template),
             staging,
-            data={"project_name": name, "package_name": package, "artifact_name": name},
+            data={
+                "project_name": name,
+                "package_name": package,
+                "artifact_name": name,
+                "mlopsctl_requirement": mlopsctl_requirement(),
+            },
             user_defaults=identity,
             defaults=not interactive,
             quiet=True,
@@ -260,6 +265,28 @@ def _render(template: Path, staging: Path, name: str, package: str, no_input: bo
                 f"the template could not be rendered: {exc}", "check the answers"
             ) from exc
         raise
+
+
+def mlopsctl_requirement() -> str:
+    """The requirement line for the mlopsctl running now: its git URL and commit when it was
+    installed from git (pip's direct_url.json), else its exact version."""
+    import json
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from mlopsctl import __version__
+
+    try:
+        direct = distribution("mlopsctl").read_text("direct_url.json")
+    except PackageNotFoundError:
+        direct = None
+    try:
+        info = json.loads(direct or "{}")
+    except ValueError:
+        info = {}
+    vcs = info.get("vcs_info") or {}
+    if vcs.get("vcs") and vcs.get("commit_id") and info.get("url"):
+        return f"mlopsctl @ {vcs['vcs']}+{info['url']}@{vcs['commit_id']}"
+    return f"mlopsctl=={__version__}"
 
 
 def _git_identity() -> dict[str, str]:

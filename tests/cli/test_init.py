@@ -303,3 +303,11 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
     assert list(work.iterdir()) == []
     remotes = xdg / "mlopsctl/dvc-remotes"
     assert not remotes.exists() or list(remotes.iterdir()) == []
+
+
+def test_requirements_pin_the_mlopsctl_that_made_the_project(template_project: Path) -> None:
+    from mlopsctl.core.scaffold import mlopsctl_requirement
+
+    lines = (template_project / "requirements.txt").read_text().splitlines()
+    assert mlopsctl_requirement() in lines
+    assert mlopsctl_requirement().startswith(("mlopsctl==", "mlopsctl @ "))

@@ -197,3 +197,19 @@ def test_evaluate_shows_metrics_plots_and_compares_with_a_rev(trained_project: P
     assert shown["metrics"] != shown["baseline"]["metrics"]
     proc = mlopsctl("evaluate", "--rev", "no-such-rev", cwd=p)
     assert proc.returncode == 2 and "no-such-rev" in proc.stderr
+
+
+@pytest.mark.slow
+def test_metrics_are_compared_with_the_model_in_production(trained_project: Path) -> None:
+    p = trained_project
+    assert train_json(p)["deployed"] is None  # no registry yet
+    for stage in ("staging", "production"):
+        proc = mlopsctl("promote", "--to", stage, cwd=p)
+        assert proc.returncode == 0, proc.stderr
+    deployed_metrics = json.loads((p / "metrics.json").read_text())
+    result = train_json(p, "model.C=0.05", "--no-exp")
+    assert result["deployed"]["ref"] == "demo#production (v0.0.1)"
+    assert result["deployed"]["metrics"] == deployed_metrics
+    assert result["metrics"] != deployed_metrics
+    proc = mlopsctl("train", "model.C=0.05", cwd=p, env=dict(os.environ, COLUMNS="200"))
+    assert "demo#production (v0.0.1)" in proc.stdout

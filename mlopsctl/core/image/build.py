@@ -180,14 +180,9 @@ def _params_text(project: Path, commit: str | None) -> str | None:
     if commit is None:
         path = project / "params.yaml"
         return path.read_text(encoding="utf-8") if path.is_file() else None
-    proc = subprocess.run(
-        ["git", "show", f"{commit}:params.yaml"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return proc.stdout if proc.returncode == 0 else None
+    from mlopsctl.core.vcs import show_file
+
+    return show_file(project, commit, "params.yaml")
 
 
 def _rootfs_image(base: BaseImage, cache: Path) -> str:
