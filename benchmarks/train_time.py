@@ -3,7 +3,7 @@
 - no-op: `mlopsctl train` with nothing changed vs `dvc repro` with nothing changed.
   Goal (issue 3): <= 1.2x.
 - first run: `mlopsctl train` (an experiment, `dvc exp run`) and `mlopsctl train --no-exp`
-  (`dvc repro`) on a fresh project vs running the three stage scripts directly with python.
+  (`dvc repro`) on a fresh project vs running each stage's command from dvc.yaml directly.
   Goal: <= 1.3x.
 Prints JSON. Usage: python benchmarks/train_time.py [--runs N]
 """
@@ -32,6 +32,13 @@ MLOPSCTL = [sys.executable, "-m", "mlopsctl"]
 DVC = [sys.executable, "-m", "dvc"]
 
 
+def stage_commands(project: Path) -> list[str]:
+    import yaml
+
+    stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
+    return [stage["cmd"] for stage in stages.values()]  # dvc.yaml lists them in order
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
@@ -48,7 +55,12 @@ def main() -> None:
         )
         fresh = work / "fresh"
 
-        first: dict[str, list[float]] = {"scripts": [], "train_no_exp": [], "train_exp": []}
+        first: dict[str, list[float]] = {
+            "scripts": [],
+            "dvc_repro": [],
+            "train_no_exp": [],
+            "train_exp": [],
+        }
         for i in range(args.runs):
             for kind in first:
                 proj = work / f"{kind}-{i}"
