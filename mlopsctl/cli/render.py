@@ -30,6 +30,8 @@ class StageProgress:
             self.out.print(f"[green]✓[/] {event.stage} done in {event.seconds:.1f}s")
         elif event.kind == "cached":
             self.out.print(f"[dim]- {event.stage} cached (unchanged, skipped)[/]")
+        elif event.kind == "restored":
+            self.out.print(f"[green]✓[/] {event.stage} restored from DVC's run-cache")
         elif event.kind == "failed":
             self.out.print(f"[red]✗[/] {event.stage} failed")
         elif self.verbose and event.line.strip():
