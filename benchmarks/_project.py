@@ -1,4 +1,4 @@
-"""A minimal mlopsctl project (git + DVC + dvc.yaml + conf/) for the data benchmarks."""
+"""What the benchmark scripts share: a git identity and environment, and projects to run on."""
 
 from __future__ import annotations
 
@@ -30,3 +30,15 @@ def minimal_project(root: Path, env: dict[str, str]) -> Path:
 
 def mlopsctl() -> list[str]:
     return [sys.executable, "-m", "mlopsctl"]
+
+
+def init_project(work: Path, env: dict[str, str], *args: str, name: str = "demo") -> Path:
+    """`mlopsctl init NAME --no-input --no-hooks ARGS` in `work`; the project's path."""
+    subprocess.run(
+        [*mlopsctl(), "init", name, "--no-input", "--no-hooks", *args],
+        cwd=work,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return work / name

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -19,12 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-}
+from _project import bench_env
 
 
 def run_init(work: Path, env: dict[str, str], extra: list[str]) -> tuple[float, dict[str, float]]:
@@ -74,7 +68,7 @@ def main() -> None:
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            env = dict(os.environ, **IDENTITY, XDG_DATA_HOME=str(work / "xdg"))
+            env = bench_env(work)
             total, split = run_init(work, env, ["--no-hooks"])
             totals.append(total)
             splits.append(split)

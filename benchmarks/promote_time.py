@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from init_time import IDENTITY
+from _project import IDENTITY, init_project
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,14 +55,7 @@ def main() -> None:
             NO_COLOR="1",
         )
         mlopsctl = [sys.executable, "-m", "mlopsctl"]
-        subprocess.run(
-            [*mlopsctl, "init", "demo", "--no-input", "--run", "--no-hooks"],
-            cwd=work,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        project = work / "demo"
+        project = init_project(work, env, "--run")
         promote, dry, baseline = [], [], []
         for _ in range(args.runs):
             dry.append(timed([*mlopsctl, "promote", "--to", "staging", "--dry-run"], project, env))

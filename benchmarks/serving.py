@@ -24,15 +24,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from _project import IDENTITY, init_project
 from _timing import wall
 
 ROOT = Path(__file__).resolve().parents[1]
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-}
 RAW_APP = """
 import json, os, pickle, sys
 sys.path.insert(0, {root!r})
@@ -125,14 +120,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mlopsctl-bench-") as tmp:
         work = Path(tmp)
         mlopsctl = [sys.executable, "-m", "mlopsctl"]
-        subprocess.run(
-            [*mlopsctl, "init", "demo", "--no-input", "--run", "--no-hooks"],
-            cwd=work,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        project = work / "demo"
+        project = init_project(work, env, "--run")
         sys.path.insert(0, str(ROOT))
         from mlopsctl.core.modelref import resolve_model, stage_model
 
