@@ -13,6 +13,7 @@ from mlopsctl.cli import check as check_cmd
 from mlopsctl.cli import data as data_cmd
 from mlopsctl.cli import exp as exp_cmd
 from mlopsctl.cli import init as init_cmd
+from mlopsctl.cli import monitor as monitor_cmd
 from mlopsctl.cli import promote as promote_cmd
 from mlopsctl.cli import report as report_cmd
 from mlopsctl.cli import reproduce as reproduce_cmd
@@ -40,6 +41,7 @@ app.command("reproduce")(reproduce_cmd.reproduce)
 app.add_typer(registry_app, name="registry")
 app.command("serve")(serve_cmd.serve)
 app.command("build")(build_cmd.build)
+app.add_typer(monitor_cmd.app)
 
 
 def _version(value: bool) -> None:
