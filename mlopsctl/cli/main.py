@@ -17,6 +17,7 @@ from mlopsctl.cli import monitor as monitor_cmd
 from mlopsctl.cli import promote as promote_cmd
 from mlopsctl.cli import report as report_cmd
 from mlopsctl.cli import reproduce as reproduce_cmd
+from mlopsctl.cli import retrain as retrain_cmd
 from mlopsctl.cli import serve as serve_cmd
 from mlopsctl.cli import train as train_cmd
 from mlopsctl.cli.registry import registry_app
@@ -42,6 +43,7 @@ app.add_typer(registry_app, name="registry")
 app.command("serve")(serve_cmd.serve)
 app.command("build")(build_cmd.build)
 app.add_typer(monitor_cmd.app)
+app.command("retrain")(retrain_cmd.retrain)
 
 
 def _version(value: bool) -> None:
