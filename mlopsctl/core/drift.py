@@ -56,6 +56,12 @@ class DriftSettings:
 def load_settings(root: Path | None) -> DriftSettings:
     """`[tool.mlopsctl.drift]` of the project's pyproject.toml (defaults outside a project)."""
     table = tool_table(root, "drift") if root is not None else {}
+    unknown = sorted(set(table) - {"method", "threshold", "share", "types", "ignore"})
+    if unknown:
+        raise BadInput(
+            f"[{SETTINGS_TABLE}] in {SETTINGS_FILE} has unknown keys: {', '.join(unknown)}",
+            "the keys are method, threshold, share, ignore and types (see docs/monitor.md)",
+        )
     types = table.get("types", {})
     ignore = table.get("ignore", [])
     threshold = table.get("threshold")

@@ -120,6 +120,9 @@ def test_type_overrides_and_settings_from_pyproject(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.mlopsctl.drift]\nmethod = "t-test"\n')
     with pytest.raises(BadInput, match="wrong type"):
         load_settings(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.mlopsctl.drift]\nthresholds = 0.2\n")
+    with pytest.raises(BadInput, match="unknown keys: thresholds"):
+        load_settings(tmp_path)
 
 
 def test_small_samples_are_tested_not_measured(reference: dict) -> None:
