@@ -13,9 +13,11 @@ from mlopsctl.cli import check as check_cmd
 from mlopsctl.cli import data as data_cmd
 from mlopsctl.cli import exp as exp_cmd
 from mlopsctl.cli import init as init_cmd
+from mlopsctl.cli import monitor as monitor_cmd
 from mlopsctl.cli import promote as promote_cmd
 from mlopsctl.cli import report as report_cmd
 from mlopsctl.cli import reproduce as reproduce_cmd
+from mlopsctl.cli import retrain as retrain_cmd
 from mlopsctl.cli import serve as serve_cmd
 from mlopsctl.cli import train as train_cmd
 from mlopsctl.cli.registry import registry_app
@@ -40,6 +42,8 @@ app.command("reproduce")(reproduce_cmd.reproduce)
 app.add_typer(registry_app, name="registry")
 app.command("serve")(serve_cmd.serve)
 app.command("build")(build_cmd.build)
+app.add_typer(monitor_cmd.app)
+app.command("retrain")(retrain_cmd.retrain)
 
 
 def _version(value: bool) -> None:

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from mlopsctl.core.settings import SETTINGS_FILE, tool_table
 from mlopsctl.errors import BadInput
 
-SETTINGS_FILE = "pyproject.toml"
 SETTINGS_TABLE = "tool.mlopsctl.promotion"
 DEFAULT_STAGES = ("staging", "production")
 DEFAULT_THRESHOLD = 0.5
@@ -91,16 +91,8 @@ class PromotionSettings:
 
 def load_settings(root: Path, primary_metric: str) -> PromotionSettings:
     """The project's promotion settings; defaults gate on the primary metric."""
-    import tomllib
-
     path = root / SETTINGS_FILE
-    table: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            loaded = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise BadInput(f"{path} is not valid TOML: {exc}", "fix the file") from exc
-        table = loaded.get("tool", {}).get("mlopsctl", {}).get("promotion", {})
+    table = tool_table(root, "promotion")
     defaults_thresholds = [f"{primary_metric} >= {DEFAULT_THRESHOLD}"]
     defaults_champion = [f"{primary_metric} >= champion - {DEFAULT_TOLERANCE}"]
     stages = table.get("stages", list(DEFAULT_STAGES))

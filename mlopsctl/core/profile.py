@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 PROFILE_FORMAT = "mlopsctl.profile/1"
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 HISTOGRAM_BINS = 10
+# numeric columns also keep 100 quantiles, at the middle of each percent (0.005 ... 0.995):
+# enough for an accurate Wasserstein distance without the data (see core/drift.py)
+PERCENTILES = 100
+# integer columns with at most this many values also keep their frequencies: drift checks
+# treat them as categories
+CATEGORICAL_INTEGERS = 10
 # categorical columns keep the frequencies of this many most common values; the rest is "other"
 MAX_FREQUENCIES = 50
 
@@ -34,7 +40,8 @@ def profile_frame(frame: pd.DataFrame, data: str) -> dict[str, Any]:
     }
 
 
-def profile_column(series: pd.Series) -> dict[str, Any]:
+def profile_column(series: pd.Series, categorical: bool = False) -> dict[str, Any]:
+    """One column's statistics; `categorical` counts the values of a numeric column too."""
     import pandas as pd
 
     values = series.dropna()
@@ -48,6 +55,10 @@ def profile_column(series: pd.Series) -> dict[str, Any]:
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         stats["kind"] = "numeric"
         stats.update(_numeric(values.astype("float64")))
+        if categorical or (
+            pd.api.types.is_integer_dtype(series) and stats["unique"] <= CATEGORICAL_INTEGERS
+        ):
+            stats.update(_categorical(values))
     elif pd.api.types.is_datetime64_any_dtype(series):
         stats["kind"] = "datetime"
         stats["min"] = None if values.empty else values.min().isoformat()
@@ -74,11 +85,31 @@ def _numeric(values: pd.Series) -> dict[str, Any]:
             "edges": [_number(e) for e in edges],
             "counts": [int(c) for c in counts],
         },
+        "percentiles": [_number(v) for v in np.quantile(finite.to_numpy(), percentile_points())],
     }
 
 
+def percentile_points() -> Any:
+    """Where `percentiles` are taken: the middle of each percent, 0.005 ... 0.995."""
+    import numpy as np
+
+    return (np.arange(PERCENTILES) + 0.5) / PERCENTILES
+
+
+def category_keys(values: pd.Series) -> pd.Series:
+    """Non-missing values as the strings frequencies are keyed by (3.0 and 3 are both "3")."""
+    import pandas as pd
+
+    values = values.dropna()
+    if pd.api.types.is_float_dtype(values) and bool((values == values.round()).all()):
+        finite = values[values.abs() < 2**53]
+        if len(finite) == len(values):
+            return values.astype("int64").astype(str)
+    return values.astype(str)
+
+
 def _categorical(values: pd.Series) -> dict[str, Any]:
-    counts = values.astype(str).value_counts(sort=True)
+    counts = category_keys(values).value_counts(sort=True)
     total = int(counts.sum())
     # ties in count are ordered by value, so the output does not depend on row order
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

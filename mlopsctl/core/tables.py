@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlopsctl.errors import BadInput, EnvironmentProblem
+from mlopsctl.errors import BadInput, EnvironmentProblem, MlopsctlError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,6 +24,43 @@ def read_table(path: Path) -> pd.DataFrame:
     """The dataset at `path`; a missing, unknown, corrupt or unreadable file is BadInput."""
     import pandas as pd
 
+    name = _check_table(path)
+    try:
+        if name.endswith(PARQUET_SUFFIXES):
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep=_separator(name))
+    except MemoryError:
+        raise
+    except Exception as exc:
+        raise _read_error(path, exc) from exc
+    if not isinstance(frame, pd.DataFrame):  # pragma: no cover - read_* return frames
+        raise BadInput(f"{path} did not read as a table", "give a CSV or Parquet file")
+    return frame
+
+
+def iter_table(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    """The dataset at `path` in pieces of about `rows` rows: memory stays bounded."""
+    import pandas as pd
+
+    name = _check_table(path)
+    try:
+        if name.endswith(PARQUET_SUFFIXES):
+            import pyarrow.parquet as pq
+
+            with pq.ParquetFile(path) as parquet:
+                for batch in parquet.iter_batches(batch_size=rows):
+                    yield batch.to_pandas()
+        else:
+            with pd.read_csv(path, sep=_separator(name), chunksize=rows) as reader:
+                yield from reader
+    except MemoryError:
+        raise
+    except Exception as exc:
+        raise _read_error(path, exc) from exc
+
+
+def _check_table(path: Path) -> str:
     name = path.name.lower()
     if not path.exists():
         raise BadInput(f"{path}: no such file", "check the path (is the data pulled? `dvc pull`)")
@@ -33,24 +71,22 @@ def read_table(path: Path) -> pd.DataFrame:
             f"{path}: cannot tell the format from the name",
             f"give a file ending in one of {', '.join(TABLE_SUFFIXES)}",
         )
-    try:
-        if name.endswith(PARQUET_SUFFIXES):
-            frame = pd.read_parquet(path)
-        else:
-            sep = "\t" if ".tsv" in name else ","
-            frame = pd.read_csv(path, sep=sep)
-    except ImportError as exc:
-        raise EnvironmentProblem(
+    return name
+
+
+def _separator(name: str) -> str:
+    return "\t" if ".tsv" in name else ","
+
+
+def _read_error(path: Path, exc: Exception) -> MlopsctlError:
+    """What a failed read means for the user."""
+    if isinstance(exc, ImportError):
+        return EnvironmentProblem(
             f"reading {path} needs a Parquet engine: {exc}", "pip install pyarrow"
-        ) from exc
-    except (MemoryError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # pandas, pyarrow and codecs each raise their own kinds
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BadInput(
-            f"cannot read {path}: {reason}",
-            "check that the file is complete and in the format its name says",
-        ) from exc
-    if not isinstance(frame, pd.DataFrame):  # pragma: no cover - read_* return frames
-        raise BadInput(f"{path} did not read as a table", "give a CSV or Parquet file")
-    return frame
+        )
+    # pandas, pyarrow and codecs each raise their own kinds
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return BadInput(
+        f"cannot read {path}: {reason}",
+        "check that the file is complete and in the format its name says",
+    )

@@ -1,0 +1,282 @@
+"""`mlopsctl retrain`: new data in, validated, (drift-checked,) trained, committed, promoted
+through the gates — or, on any failure, the repository exactly as it was (MLOps level 1)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlopsctl.core import drift, vcs
+from mlopsctl.core.pipeline import Events
+from mlopsctl.core.project import Project
+from mlopsctl.errors import BadInput, CheckFailed, MlopsctlError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlopsctl.core.promote import PromoteResult
+    from mlopsctl.core.schema import ValidationReport
+
+
+@dataclass
+class RetrainStep:
+    step: str
+    status: str  # done, skipped, failed
+    detail: str = ""
+
+
+@dataclass
+class RetrainResult:
+    # promoted | unchanged (same data as now) | no-drift | failed
+    outcome: str
+    data: str
+    raw: str
+    steps: list[RetrainStep] = field(default_factory=list)
+    commit: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    drift: dict[str, Any] | None = None
+    promotion: PromoteResult | None = None
+    validation: ValidationReport | None = None
+
+
+class RetrainFailed(MlopsctlError):
+    """A step failed and the repository was put back; carries the steps for the summary."""
+
+    def __init__(self, cause: MlopsctlError, result: RetrainResult) -> None:
+        super().__init__(
+            f"retrain stopped: {cause.message}; the repository, model and registry are unchanged",
+            "the new model is not good enough for the stage (gates above); nothing was "
+            "committed or tagged"
+            if isinstance(cause, CheckFailed) and hasattr(cause, "result")
+            else cause.hint,
+        )
+        self.exit_code = cause.exit_code
+        self.cause = cause
+        self.result = result
+
+
+Step = Callable[[RetrainStep], None]
+
+
+def _no_step(step: RetrainStep) -> None:
+    return None
+
+
+def _no_event(event: Any) -> None:
+    return None
+
+
+def retrain(
+    project: Project,
+    data: Path,
+    *,
+    stage: str = "staging",
+    append: bool = False,
+    if_drift: bool = False,
+    on_step: Step = _no_step,
+    on_event: Events = _no_event,
+) -> RetrainResult:
+    from mlopsctl.core import dvcrepo, gates, pipeline, promote, schema
+    from mlopsctl.core.tables import read_table
+
+    root = project.root
+    start = _preflight(project, stage)
+    params = project.params().get("data") or {}
+    raw = root / str(params.get("raw") or "")
+    if not params.get("raw") or not raw.is_file():
+        raise BadInput(
+            f"the project's raw data file ({params.get('raw')!r}, data.raw) is not there",
+            "run `mlopsctl data pull`, or set data.raw in conf/data/default.yaml",
+        )
+    if data.resolve() == raw.resolve():
+        raise BadInput(
+            f"{data} is the project's raw data file itself",
+            "give the new data's own path (e.g. from your landing zone); retrain copies it in",
+        )
+    result = RetrainResult("failed", str(data), raw.relative_to(root).as_posix())
+
+    def step(name: str, status: str, detail: str = "") -> None:
+        result.steps.append(RetrainStep(name, status, detail))
+        on_step(result.steps[-1])
+
+    new = read_table(data)
+    frame, content = _new_raw(raw, data, new, append)
+    if content is None or _md5(content) == _tracked_md5(raw):
+        step("data", "skipped", f"{result.raw} already holds this data")
+        result.outcome = "unchanged"
+        return result
+    how = f"{len(new)} rows to append" if append else f"{len(frame)} rows to replace the old"
+    step("data", "done", how)
+
+    schema_file = root / str(params.get("schema") or "")
+    if params.get("schema") and schema_file.is_file():
+        failures = schema.validate_frame(frame, schema.load_schema(schema_file))
+        result.validation = schema.ValidationReport(
+            result.raw, str(params["schema"]), len(frame), len(frame.columns), failures
+        )
+        if failures:
+            step("validate", "failed", f"{len(failures)} failed checks")
+            schema.require_valid([result.validation])  # raises CheckFailed: nothing written yet
+        step("validate", "done", f"{len(frame)} rows match {params['schema']}")
+    else:
+        step("validate", "skipped", "the project has no schema (data.schema)")
+
+    if if_drift:
+        reference = root / str(params.get("reference_profile") or "")
+        if not params.get("reference_profile") or not reference.is_file():
+            raise BadInput(
+                "--if-drift needs the reference profile (data.reference_profile)",
+                "run the pipeline once (`mlopsctl train`) to save it",
+            )
+        target = params.get("target")
+        checked = drift.compare(
+            drift.load_reference(reference, {}),
+            new,
+            drift.load_settings(root),
+            reference_name=str(params["reference_profile"]),
+            current_name=str(data),
+            optional=(str(target),) if target else (),
+        )
+        result.drift = checked.to_dict()
+        summary = f"{len(checked.drifted_columns)} of {len(checked.columns)} columns drifted"
+        if not checked.dataset_drift:
+            step("drift", "done", f"no dataset drift ({summary}): nothing to do")
+            result.outcome = "no-drift"
+            return result
+        step("drift", "done", f"dataset drift ({summary})")
+
+    # from here on the workspace changes: any failure puts back the starting commit
+    try:
+        _write(raw, content)
+        from mlopsctl.core.data import add_data
+
+        add_data(root, [raw])
+        run = pipeline.train(project, (), experiment=False, on_event=on_event)
+        result.metrics = run.metrics
+        primary = run.primary_metric
+        shown = f"{primary} {run.metrics.get(primary)}" if primary in run.metrics else "no metrics"
+        step("train", "done", shown)
+        pushed = dvcrepo.push_all(root)
+        step("push", "done", f"{pushed} files to the DVC remote")
+        vcs.git(root, "add", "--update")
+        vcs.git(
+            root,
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "-m",
+            f"Retrain on {data.name} ({how.replace(' to ', ' ')}): {shown}",
+        )
+        result.commit = vcs.head_commit(root)
+        step("commit", "done", (result.commit or "")[:8])
+        settings = gates.load_settings(root, project.primary_metric())
+        result.promotion = promote.promote(
+            promote.PromoteRequest(stage=settings.check_stage(stage)), start=root
+        )
+        step("promote", "done", f"{result.promotion.name} {result.promotion.version} -> {stage}")
+    except MlopsctlError as exc:
+        result.steps.append(RetrainStep(_failed_step(result), "failed", exc.message))
+        _restore(root, start)
+        result.commit = None
+        raise RetrainFailed(exc, result) from exc
+    except BaseException:
+        _restore(root, start)
+        raise
+    result.outcome = "promoted"
+    return result
+
+
+def _preflight(project: Project, stage: str) -> str:
+    """The starting commit; the tree must be clean, as a failure resets to it."""
+    from mlopsctl.core import gates
+    from mlopsctl.core.promote import open_registry
+
+    _, head = open_registry(project.root)
+    vcs.require_identity(project.root)
+    gates.load_settings(project.root, project.primary_metric()).check_stage(stage)
+    changed = vcs.changed_files(project.root)
+    if changed:
+        raise BadInput(
+            f"the project has uncommitted changes: {', '.join(changed[:3])}",
+            "commit or stash them first: retrain commits its results, and undoes everything "
+            "on failure",
+        )
+    if vcs.current_branch(project.root) is None:
+        raise BadInput("HEAD is detached", "check out the branch to retrain on")
+    return head
+
+
+def _new_raw(
+    raw: Path, data: Path, new: pd.DataFrame, append: bool
+) -> tuple[pd.DataFrame, bytes | None]:
+    """The raw file's new rows and bytes; None when appending rows already at its end."""
+    import pandas as pd
+
+    from mlopsctl.core.tables import read_table
+
+    same_format = raw.name.lower().endswith(".csv") and data.name.lower().endswith(".csv")
+    if not append:
+        return new, data.read_bytes() if same_format else _encode(raw, new)
+    old = read_table(raw)
+    if len(old) >= len(new) and list(old.columns) == list(new.columns):
+        tail = old.iloc[len(old) - len(new) :].reset_index(drop=True)
+        if tail.equals(new.reset_index(drop=True)):
+            return old, None
+    frame = pd.concat([old, new], ignore_index=True)
+    return frame, _encode(raw, frame)
+
+
+def _encode(raw: Path, frame: pd.DataFrame) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    if raw.name.lower().endswith((".parquet", ".pq")):
+        frame.to_parquet(buffer, index=False)
+    else:
+        frame.to_csv(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _md5(content: bytes) -> str:
+    return hashlib.md5(content, usedforsecurity=False).hexdigest()
+
+
+def _tracked_md5(raw: Path) -> str | None:
+    """The md5 the raw file's .dvc pointer records (what HEAD's data is)."""
+    import yaml
+
+    pointer = raw.with_name(raw.name + ".dvc")
+    try:
+        loaded = yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}
+        return str(loaded["outs"][0]["md5"])
+    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return None
+
+
+def _write(raw: Path, content: bytes) -> None:
+    from mlopsctl.core.files import write_atomic
+
+    write_atomic(raw, content)
+
+
+def _failed_step(result: RetrainResult) -> str:
+    order = ("data", "train", "push", "commit", "promote")
+    done = {s.step for s in result.steps}
+    return next((s for s in order if s not in done), "promote")
+
+
+def _restore(root: Path, start: str) -> None:
+    """HEAD, index and workspace as at `start`: git's files, then DVC's from the cache."""
+    from mlopsctl.core.dvcrepo import run_dvc
+
+    vcs.git(root, "reset", "--quiet", "--hard", start)
+    proc = run_dvc(["checkout", "--force", "--quiet"], root)
+    if proc.returncode != 0:
+        raise CheckFailed(
+            "retrain failed and `dvc checkout` could not restore the data: "
+            + (proc.stderr.strip().splitlines() or ["?"])[-1],
+            "run `dvc checkout --force` in the project",
+        )
