@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -33,6 +32,8 @@ def build(
     as_json: bool = typer.Option(False, "--json", help="Print what was built as JSON."),
 ) -> None:
     """Build a container image that serves the model (reproducible: same inputs, same digest)."""
+    import json
+
     from mlopsctl.console import console
     from mlopsctl.core.image.build import build_image
     from mlopsctl.core.modelref import resolve_model

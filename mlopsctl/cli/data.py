@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +20,8 @@ REMOTE_HELP = "DVC remote to use (default: the project's default remote)."
 
 
 def _print_json(value: Any) -> None:
+    import json
+
     from mlopsctl.console import console
 
     console().print_json(json.dumps(value, default=str))
@@ -39,6 +39,8 @@ def add(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Track files or folders with DVC and stage their .dvc pointers in git."""
+    from dataclasses import asdict
+
     from mlopsctl.console import console
     from mlopsctl.core.data import add_data
     from mlopsctl.core.project import find_project
@@ -61,6 +63,8 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
     """What changed in the workspace, and what the remote does not have yet."""
+    from dataclasses import asdict
+
     from mlopsctl.console import console
     from mlopsctl.core.data import data_status
     from mlopsctl.core.project import find_project
@@ -99,6 +103,8 @@ def push(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Upload the project's data (and cached pipeline outputs) to the DVC remote."""
+    from dataclasses import asdict
+
     from mlopsctl.console import console
     from mlopsctl.core.data import push_data
     from mlopsctl.core.project import find_project
@@ -120,6 +126,8 @@ def pull(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Download the project's data (and pushed pipeline outputs) from the DVC remote."""
+    from dataclasses import asdict
+
     from mlopsctl.console import console
     from mlopsctl.core.data import pull_data
     from mlopsctl.core.project import find_project
@@ -182,6 +190,9 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Check data against its schema: every failure at once; exit 1 if any."""
+    import json
+    from dataclasses import asdict
+
     from mlopsctl.core.files import write_atomic
     from mlopsctl.core.schema import require_valid, validate_datasets
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import typer
@@ -16,6 +15,8 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """The workspace, its baseline and their experiments, with metrics and changed params."""
+    import json
+
     from rich.table import Table
 
     from mlopsctl.cli.render import fmt
@@ -58,6 +59,8 @@ def compare(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Params and metrics of A and B side by side; changed values highlighted."""
+    import json
+
     from rich.table import Table
 
     from mlopsctl.cli.render import delta, fmt, fmt_param
@@ -121,6 +124,8 @@ def gc(
 ) -> None:
     """Drop experiments not worth keeping: all but the --keep best by the primary metric,
     and every failed one. A dry run unless --yes."""
+    import json
+
     from mlopsctl.console import console
     from mlopsctl.core.experiments import plan_gc, remove
     from mlopsctl.core.project import find_project

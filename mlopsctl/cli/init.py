@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -31,6 +30,8 @@ def init(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Scaffold a project: git + DVC + Hydra + pipeline + tests + pre-commit + CI."""
+    import json
+
     from mlopsctl.console import console, err_console
     from mlopsctl.core.scaffold import InitOptions, init_project
 

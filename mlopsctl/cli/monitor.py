@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,6 +55,7 @@ def drift(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Compare current data with the training data, column by column. Exit 1 on dataset drift."""
+    import json
     from dataclasses import replace
 
     from mlopsctl.console import console

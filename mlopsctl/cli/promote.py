@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import typer
@@ -34,6 +32,8 @@ def promote(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Run the quality gates, then register the version (if new) and assign the stage."""
+    import json
+
     from mlopsctl.console import console
     from mlopsctl.core.promote import GatesFailed, PromoteRequest
     from mlopsctl.core.promote import promote as run_promote
@@ -86,6 +86,9 @@ def rollback(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Put the stage's previous holder back (a new assignment tag; history is kept)."""
+    import json
+    from dataclasses import asdict
+
     from mlopsctl.console import console
     from mlopsctl.core.promote import rollback as run_rollback
 
@@ -118,6 +121,8 @@ def render_gates(gates: list[GateResult], title: str) -> None:
 
 
 def _result_json(result: object) -> dict[str, object]:
+    from dataclasses import asdict
+
     values = asdict(result)  # type: ignore[call-overload]
     values["passed"] = getattr(result, "passed", None)
     return values

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-
 import typer
 
 registry_app = typer.Typer(
@@ -17,6 +14,8 @@ def list_models(
     as_json: bool = typer.Option(False, "--json", help="Print the registry as JSON."),
 ) -> None:
     """Each model, its latest version, and the version each stage holds."""
+    import json
+
     from mlopsctl.console import console
     from mlopsctl.core.registry import list_registry
 
@@ -47,6 +46,9 @@ def history(
     as_json: bool = typer.Option(False, "--json", help="Print the events as JSON."),
 ) -> None:
     """Every registration, assignment and rollback: when, who, why."""
+    import json
+    from datetime import UTC, datetime
+
     from mlopsctl.console import console
     from mlopsctl.core.registry import model_history
 
@@ -81,6 +83,8 @@ def lineage(
     as_json: bool = typer.Option(False, "--json", help="Print the lineage as JSON."),
 ) -> None:
     """What made a version: commit, data hashes, params, metrics, model hash."""
+    import json
+
     from mlopsctl.console import console
     from mlopsctl.core.lineage import version_lineage
 

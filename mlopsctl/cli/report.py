@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -18,6 +17,8 @@ def report(
     as_json: bool = typer.Option(False, "--json", help="Print the files and metrics as JSON."),
 ) -> None:
     """Write a Markdown report (for CI) and an offline HTML page: metrics, params, plots."""
+    import json
+
     from mlopsctl.console import console
     from mlopsctl.core.project import find_project
     from mlopsctl.core.report import format_change, format_number, write_report

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
-
 import typer
 
 
@@ -13,6 +10,9 @@ def reproduce(
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
 ) -> None:
     """Rebuild a registered model from scratch in a temporary worktree and compare it."""
+    import json
+    from dataclasses import asdict
+
     from mlopsctl.console import console, err_console
     from mlopsctl.core.reproduce import reproduce as run_reproduce
     from mlopsctl.errors import CheckFailed

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +25,8 @@ def retrain(
 ) -> None:
     """Bring in new data, validate, train, commit and promote through the gates — all or
     nothing (for cron and CI)."""
+    import json
+
     from mlopsctl.cli.promote import render_gates
     from mlopsctl.cli.render import StageProgress
     from mlopsctl.console import console
@@ -79,6 +79,8 @@ def _print_step(step: RetrainStep) -> None:
 
 
 def _as_dict(result: RetrainResult) -> dict[str, Any]:
+    from dataclasses import asdict
+
     values = asdict(result)
     if result.promotion is not None:
         values["promotion"]["passed"] = result.promotion.passed

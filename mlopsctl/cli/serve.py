@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import typer
@@ -24,6 +23,8 @@ def serve(
     ),
 ) -> None:
     """Serve a model over HTTP (Open Inference Protocol V2, V1 :predict, /metrics)."""
+    import tempfile
+
     from mlopsctl.console import err_console
     from mlopsctl.core.modelref import resolve_model, stage_model
     from mlopsctl.core.serve import check_port, serving_env

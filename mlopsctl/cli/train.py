@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import typer
@@ -85,6 +84,8 @@ class _stage_output_on_failure:
 
 
 def _show_run(run: Any, as_json: bool, plots: list[str] | None = None) -> None:
+    import json
+
     from mlopsctl.cli.render import metrics_table
     from mlopsctl.console import console
 
@@ -124,6 +125,8 @@ def _show_run(run: Any, as_json: bool, plots: list[str] | None = None) -> None:
 
 
 def _show_sweep(result: Any, as_json: bool) -> None:
+    import json
+
     from rich.table import Table
 
     from mlopsctl.cli.render import fmt
