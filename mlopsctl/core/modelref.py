@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,56 +46,8 @@ class StagedModel:
     metadata: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class RegistryRef:
-    name: str
-    version: str | None
-    commit: str
-    stage: str | None
-
-
 def is_registry_ref(ref: str) -> bool:
     return bool(_REGISTRY_REF.match(ref)) and not Path(ref).exists()
-
-
-def resolve_registry_ref(root: Path, ref: str) -> RegistryRef:
-    """`NAME@vX.Y.Z` or `NAME#STAGE` as GTO-format git tags say, minimally: the version tag's
-    commit, or the newest stage assignment (`NAME#STAGE#N`) unless cancelled after.
-    The registry module's resolver can replace this function one for one."""
-    match = _REGISTRY_REF.match(ref)
-    if match is None:
-        raise BadInput(f"cannot read {ref!r} as NAME@vX.Y.Z or NAME#STAGE")
-    name, version, stage = match["name"], match["version"], match["stage"]
-    if version is not None:
-        commit = git_output(root, "rev-parse", "--verify", "--quiet", f"refs/tags/{ref}^{{commit}}")
-        if not commit:
-            raise BadInput(
-                f"the registry has no {ref} (no git tag {ref!r})",
-                "list the versions with `git tag --list '" + name + "@*'`",
-            )
-        return RegistryRef(name, version, commit, None)
-    lines = git_output(
-        root,
-        "for-each-ref",
-        "--format=%(refname:strip=2) %(*objectname)%(objectname)",
-        f"refs/tags/{name}#{stage}#*",
-        f"refs/tags/{name}#{stage}!#*",
-    )
-    newest: tuple[int, str, str] | None = None
-    for line in lines.splitlines():
-        tag, _, obj = line.partition(" ")
-        counter = tag.rsplit("#", 1)[-1]
-        if counter.isdigit() and (newest is None or int(counter) > newest[0]):
-            newest = (int(counter), tag, obj[:40])
-    if newest is None or newest[1].endswith(f"!#{newest[0]}"):
-        raise BadInput(
-            f"no version of {name} is in stage {stage!r}",
-            f"assign one first (`mlopsctl promote {name} ...`), or name a version: {name}@vX.Y.Z",
-        )
-    commit = git_output(root, "rev-parse", f"{newest[1]}^{{commit}}")
-    tags = git_output(root, "tag", "--points-at", commit, "--list", f"{name}@v*").split()
-    versions = [t.split("@", 1)[1] for t in tags if not t.endswith("!")]
-    return RegistryRef(name, versions[-1] if versions else None, commit, stage)
 
 
 def resolve_model(ref: str | None, rev: str | None, cwd: Path) -> ModelSource:
@@ -131,7 +82,9 @@ def resolve_model(ref: str | None, rev: str | None, cwd: Path) -> ModelSource:
     if ref is not None and is_registry_ref(ref):
         if rev is not None:
             raise BadInput("give a registry reference or --rev, not both")
-        found = resolve_registry_ref(project.root, ref)
+        from mlopsctl.core.registry import resolve
+
+        found = resolve(project.root, ref)
         return ModelSource(
             found.name, found.version, project.root, found.commit, MODELS_DIR, found.stage
         )
@@ -228,5 +181,6 @@ def _read_files(source: ModelSource) -> tuple[bytes, str]:
 
 def git_output(root: Path, *args: str) -> str:
     """git's output, stripped; "" when git fails (an unknown rev, no remote)."""
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-    return proc.stdout.strip() if proc.returncode == 0 else ""
+    from mlopsctl.core.vcs import git_ok
+
+    return (git_ok(root, *args) or "").strip()

@@ -218,15 +218,18 @@ def resolve(root: Path, ref: str) -> Resolved:
         )
     state = model_state(name, read_tags(root, artifact=name))
     if not state.events:
-        raise BadInput(f"unknown model {name!r}: it has no registry tags", _list_hint(root))
+        what = f"no version in stage {rest!r}" if sep == "#" else f"no version {rest}"
+        raise BadInput(
+            f"{ref}: {what}: unknown model {name!r} (no registry tags)", _list_hint(root)
+        )
     if sep == "@":
         if rest not in state.versions:
             known = ", ".join(sorted(state.versions, key=version_key)) or "none"
-            raise BadInput(f"{name} has no version {rest}", f"registered versions: {known}")
+            raise BadInput(f"{ref}: {name} has no version {rest}", f"registered versions: {known}")
         return Resolved(name, rest, state.versions[rest], None, state)
     if rest not in state.stages:
         known = ", ".join(f"{s}={v}" for s, v in state.stages.items()) or "none"
-        raise BadInput(f"no version of {name} is in stage {rest!r}", f"stages now: {known}")
+        raise BadInput(f"{ref}: no version of {name} is in stage {rest!r}", f"stages now: {known}")
     version = state.stages[rest]
     return Resolved(name, version, state.versions.get(version, version), rest, state)
 

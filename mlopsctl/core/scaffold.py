@@ -290,13 +290,9 @@ def mlopsctl_requirement() -> str:
 
 
 def _git_identity() -> dict[str, str]:
-    import subprocess
-
     found = {}
     for key, answer in (("user.name", "author_name"), ("user.email", "author_email")):
-        value = subprocess.run(
-            ["git", "config", "--get", key], capture_output=True, text=True, check=False
-        ).stdout.strip()
+        value = (vcs.git_ok(Path.cwd(), "config", "--get", key) or "").strip()
         if value:
             found[answer] = value
     return found

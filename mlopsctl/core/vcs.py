@@ -39,9 +39,7 @@ def require_identity(cwd: Path) -> None:
 def init_repository(path: Path) -> None:
     """`git init`, on branch `main` unless the user configured init.defaultBranch."""
     git = require_git()
-    configured = subprocess.run(
-        [git, "config", "--get", "init.defaultBranch"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    configured = (git_ok(path, "config", "--get", "init.defaultBranch") or "").strip()
     cmd = [git, "init", "--quiet"]
     if not configured:
         cmd.append("--initial-branch=main")
