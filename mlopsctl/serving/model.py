@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,7 +194,3 @@ def categorical_features(estimator: Any, features: list[str], metadata: dict[str
                 elif isinstance(column, int) and 0 <= column < len(features):
                     found.add(features[column])
     return found
-
-
-def env_model_dir(default: str = "/app/model") -> Path:
-    return Path(os.environ.get("MODEL_DIR") or default)

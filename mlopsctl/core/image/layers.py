@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import os
 import shutil
 import stat
@@ -115,11 +114,3 @@ def write_json_blob(value: object, blobs: Path, media_type: str) -> Blob:
     path = blobs / digest.split(":")[1]
     path.write_bytes(data)
     return Blob(path, digest, len(data), media_type)
-
-
-def add_file(tar: tarfile.TarFile, name: str, data: bytes, mtime: int) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode = len(data), mtime, 0o644
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    tar.addfile(info, io.BytesIO(data))
