@@ -1,5 +1,10 @@
 """Loading a model folder (model.pkl + model.json) after checking its sha256, and
-predicting on rows given in the model's feature order."""
+predicting on rows given in the model's feature order.
+
+A model fitted on a plain array (the template's) gets one numpy array per request. A model
+fitted on a pandas DataFrame (it has `feature_names_in_`) gets a DataFrame with those
+column names, as it was fitted: slower, and pandas must be installed (`mlopsctl build`
+puts it in the image for such a model)."""
 
 from __future__ import annotations
 
@@ -67,8 +72,10 @@ class ServedModel:
     def has_proba(self) -> bool:
         return hasattr(self.estimator, "predict_proba")
 
+    frame_columns: tuple[str, ...] | None = None  # fitted on a DataFrame: its columns
+
     def to_array(self, rows: list[list[Any]]) -> Any:
-        """Rows (already checked for length and types) as the array the estimator takes."""
+        """Rows (already checked for length and types) as the input the estimator takes."""
         import numpy as np
 
         if not self.categorical:
@@ -81,7 +88,19 @@ class ServedModel:
             array[:, positions] = numbers
         if np.isinf(numbers).any():
             raise ValueError("infinite values: send finite numbers (or null for a missing one)")
-        return array
+        if self.frame_columns is None:
+            return array
+        import pandas as pd
+
+        column = {f: i for i, f in enumerate(self.features)}
+        return pd.DataFrame(
+            {
+                name: array[:, column[name]].astype(np.float64)
+                if name not in self.categorical
+                else array[:, column[name]]
+                for name in self.frame_columns
+            }
+        )
 
     def predict(self, array: Any) -> list[Any]:
         return [_plain(v) for v in self.estimator.predict(array).tolist()]
@@ -129,7 +148,7 @@ def load_model(
     if not hasattr(estimator, "predict"):
         raise ModelLoadError(f"{pkl} holds a {type(estimator).__name__}, which cannot predict")
     features = list(metadata["features"])
-    select_columns_by_position(estimator)
+    frame_columns = fitted_columns(estimator, features)
     classes = metadata.get("classes")
     if classes is None and hasattr(estimator, "classes_"):
         classes = [_plain(c) for c in estimator.classes_]
@@ -142,37 +161,33 @@ def load_model(
         estimator=estimator,
         metadata=metadata,
         categorical=frozenset(categorical_features(estimator, features, metadata)),
+        frame_columns=frame_columns,
     )
 
 
-def select_columns_by_position(estimator: Any) -> None:
-    """A ColumnTransformer fitted on a DataFrame selects its columns by name, which works
-    on DataFrames only. Rows arrive here in the fitted column order, so point each fitted
-    transformer at the positions of its columns: a numpy array then works, without pandas."""
-    steps = getattr(estimator, "steps", None) or [(None, estimator)]
-    for _, step in steps:
-        fitted = getattr(step, "transformers_", None)
-        positions = getattr(step, "_transformer_to_input_indices", None)
-        if not fitted or not isinstance(positions, dict):
-            continue
-        step.transformers_ = [
-            (name, transformer, [int(i) for i in positions[name]])
-            if name in positions and _names_columns(columns)
-            else (name, transformer, columns)
-            for name, transformer, columns in fitted
-        ]
-        # each transformer then sees an array, not the columns it was fitted on by name:
-        # without the names it does not warn about that on every call
-        for _, transformer, _ in step.transformers_:
-            for _, inner in getattr(transformer, "steps", None) or [(None, transformer)]:
-                if "feature_names_in_" in getattr(inner, "__dict__", {}):
-                    del inner.feature_names_in_
-
-
-def _names_columns(columns: Any) -> bool:
-    if isinstance(columns, str):
-        return True
-    return isinstance(columns, list | tuple) and bool(columns) and isinstance(columns[0], str)
+def fitted_columns(estimator: Any, features: list[str]) -> tuple[str, ...] | None:
+    """The column names the estimator was fitted with (None for a plain array), after
+    checking they are the model's features: otherwise no request could be answered."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        return None
+    columns = tuple(str(n) for n in names)
+    if sorted(columns) != sorted(features):
+        unlisted = sorted(set(columns) - set(features))
+        unfitted = sorted(set(features) - set(columns))
+        raise ModelLoadError(
+            "model.json's features are not the columns the model was fitted on"
+            + (f"; model.json lacks {', '.join(unlisted[:5])}" if unlisted else "")
+            + (f"; the model was not fitted on {', '.join(unfitted[:5])}" if unfitted else "")
+        )
+    try:
+        import pandas  # noqa: F401
+    except ImportError as exc:
+        raise ModelLoadError(
+            "the model was fitted on a pandas DataFrame and needs pandas to predict: "
+            "install pandas, or fit it on an array"
+        ) from exc
+    return columns
 
 
 def categorical_features(estimator: Any, features: list[str], metadata: dict[str, Any]) -> set[str]:

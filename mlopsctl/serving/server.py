@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,9 +41,6 @@ def create_app(env: Mapping[str, str] | None = None) -> PredictionService:
     env = os.environ if env is None else env
     from mlopsctl import __version__
 
-    # the estimator was fitted on a DataFrame; rows arrive as a numpy array in the same
-    # column order, which scikit-learn accepts but warns about on every call
-    warnings.filterwarnings("ignore", message="X does not have valid feature names")
     model = load_model(
         Path(env.get("MODEL_DIR") or DEFAULT_MODEL_DIR),
         expected_sha256=env.get("MODEL_SHA256") or None,

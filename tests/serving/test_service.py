@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import shutil
 import subprocess
@@ -27,12 +28,13 @@ def app(model_dir: Path) -> Any:
 
 
 def expected(trained_template: Path, rows: list[list[float]], features: list[str]) -> list[Any]:
-    """What the model says in-process, the way its own evaluate stage calls it."""
-    import pandas as pd
+    """What the model says in-process, the way its own evaluate stage calls it (an array
+    of the feature columns, in model.json's order)."""
+    import numpy as np
 
     with open(trained_template / "models" / "model.pkl", "rb") as fh:
         pipeline = pickle.load(fh)
-    return pipeline.predict(pd.DataFrame(rows, columns=features)).tolist()
+    return pipeline.predict(np.array(rows, dtype=np.float64)).tolist()
 
 
 def test_v2_row_major_tensor_gives_the_models_predictions(
@@ -293,3 +295,113 @@ def test_the_service_runs_without_the_cli_pandas_or_dvc(model_dir: Path) -> None
         check=False,
     )
     assert proc.stdout.strip() == "200 []", proc.stderr
+
+
+CATEGORICAL_FIT = """
+import json, pickle, sys
+import numpy as np, pandas as pd
+from {package}.params import load_params
+from {package}.train import build_pipeline, model_input
+params = load_params()
+cfg = params["data"]
+frame = pd.read_csv(cfg["prepared_dir"] + "/train.csv")
+frame["size_band"] = np.where(frame["mean_radius"] > 14, "large", "small")
+frame.loc[::7, "size_band"] = None  # missing values are imputed
+cfg["features"]["numeric"] = ["mean_texture", "mean_radius"]
+cfg["features"]["categorical"] = ["size_band"]
+pipeline = build_pipeline(params).fit(model_input(frame, cfg), frame[cfg["target"]])
+rows = [[15.0, 20.0, "large"], [30.0, 9.0, "small"], [18.0, 13.0, None], [18.0, 13.0, "new"]]
+with open(sys.argv[1] + "/model.pkl", "wb") as fh:
+    pickle.dump(pipeline, fh, protocol=5)
+expected = pipeline.predict(np.array(rows, dtype=object)).tolist()
+print(json.dumps({{"rows": rows, "expected": expected}}))
+"""
+
+
+def test_the_templates_pipeline_with_a_categorical_feature_serves_strings(
+    trained_template: Path, tmp_path: Path
+) -> None:
+    """A project with a categorical column: the template's own build_pipeline and
+    model_input fit it; the service takes strings (and null) for it, numbers elsewhere."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    recorded = json.loads((trained_template / "models" / "model.json").read_text())
+    package_name = next(p.name for p in (trained_template / "src").iterdir() if p.is_dir())
+    proc = subprocess.run(
+        [sys.executable, "-c", CATEGORICAL_FIT.format(package=package_name), str(folder)],
+        cwd=trained_template,
+        env={**os.environ, "PYTHONPATH": "src"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    fitted = json.loads(proc.stdout)
+    meta = {
+        "features": ["mean_texture", "mean_radius", "size_band"],
+        "categorical": ["size_band"],
+        "classes": recorded["classes"],
+        "name": "banded",
+        "sha256": sha256_file(folder / "model.pkl"),
+    }
+    (folder / "model.json").write_text(json.dumps(meta))
+    app = create_app({"MODEL_DIR": str(folder)})
+    assert app.model.frame_columns is None  # a plain array, no pandas per request
+    reply = request(app, "POST", "/v1/models/banded:predict", {"instances": fitted["rows"]})
+    assert reply.status == 200, reply.body
+    assert reply.json()["predictions"] == fitted["expected"]
+    inputs = request(app, "GET", "/v2/models/banded").json()["inputs"]
+    assert [i["datatype"] for i in inputs] == ["FP64", "FP64", "BYTES"]
+    wrong = request(app, "POST", "/v1/models/banded:predict", {"instances": [[1.0, "x", "a"]]})
+    assert wrong.status == 422 and "mean_radius" in wrong.json()["error"]
+
+
+def dataframe_model_dir(tmp_path: Path, features: list[str]) -> tuple[Path, Any]:
+    """A model fitted the usual scikit-learn way: a ColumnTransformer selecting a
+    DataFrame's columns by name."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"size": rng.normal(size=200), "colour": rng.choice(["red", "blue"], 200)})
+    target = (frame["size"] > 0) ^ (frame["colour"] == "red")
+    pipeline = Pipeline(
+        [
+            (
+                "pre",
+                ColumnTransformer(
+                    [("num", StandardScaler(), ["size"]), ("cat", OneHotEncoder(), ["colour"])]
+                ),
+            ),
+            ("model", LogisticRegression()),
+        ]
+    ).fit(frame, target)
+    folder = tmp_path / "frame-model"
+    folder.mkdir()
+    (folder / "model.pkl").write_bytes(pickle.dumps(pipeline, protocol=5))
+    meta = {"features": features, "name": "framed", "sha256": sha256_file(folder / "model.pkl")}
+    (folder / "model.json").write_text(json.dumps(meta))
+    return folder, pipeline
+
+
+def test_a_model_fitted_on_a_dataframe_gets_one_in_its_column_order(tmp_path: Path) -> None:
+    import pandas as pd
+
+    # model.json lists the features in another order than the fit: requests follow model.json
+    folder, pipeline = dataframe_model_dir(tmp_path, ["colour", "size"])
+    app = create_app({"MODEL_DIR": str(folder)})
+    assert app.model.frame_columns == ("size", "colour")
+    rows = [["red", 1.5], ["blue", -0.3], ["red", -2.0]]
+    reply = request(app, "POST", "/v1/models/framed:predict", {"instances": rows})
+    assert reply.status == 200, reply.body
+    frame = pd.DataFrame(rows, columns=["colour", "size"])
+    assert reply.json()["predictions"] == pipeline.predict(frame).tolist()
+
+
+def test_a_model_not_fitted_on_its_listed_features_is_refused(tmp_path: Path) -> None:
+    folder, _ = dataframe_model_dir(tmp_path, ["size", "color"])
+    with pytest.raises(ModelLoadError, match=r"model\.json lacks colour.*not fitted on color"):
+        create_app({"MODEL_DIR": str(folder)})

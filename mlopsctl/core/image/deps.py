@@ -61,17 +61,23 @@ class _Stub:
 
 
 def pickle_modules(pkl: bytes) -> set[str]:
-    """Top-level modules a pickle imports when loaded, read without importing them or
-    running anything it names."""
+    """Top-level modules the service imports to load and call this pickle, read without
+    importing them or running anything it names: the ones the pickle names, plus pandas
+    when an estimator in it was fitted on a DataFrame (the service then hands it one)."""
     import io
     import pickle
 
     modules: set[str] = set()
 
+    class Recorded(_Stub):
+        def __setstate__(self, state: object) -> None:
+            if isinstance(state, dict) and "feature_names_in_" in state:
+                modules.add("pandas")
+
     class Recorder(pickle.Unpickler):
         def find_class(self, module: str, name: str) -> type:
             modules.add(module.split(".")[0])
-            return _Stub
+            return Recorded
 
     Recorder(io.BytesIO(pkl)).load()
     return {m for m in modules if m not in sys.stdlib_module_names and m != "__main__"}
