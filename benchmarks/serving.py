@@ -1,8 +1,9 @@
 """The prediction service and its image, measured in one run.
 
 - serving: 1-row V2 infer requests on loopback, `wrk -t2 -c16 -d15s` (one uvicorn worker
-  each), against a raw ASGI app that only parses JSON, builds the array and calls
-  model.predict on the same fitted Pipeline, run back to back.
+  each, with the same HTTP parser: httptools when installed, as mlopsctl installs it),
+  against a raw ASGI app that only parses JSON, builds the array and calls model.predict
+  on the same fitted Pipeline, run back to back.
   Goals (issue 6): >= 0.9x the raw app's throughput, p99 <= 15 ms, zero errors.
 - image: compressed size of the native image on an mmdebstrap bookworm base (goal <= 130 MB)
   and a warm rebuild (dependency layer cached; goal <= 30 s).
@@ -102,6 +103,16 @@ def load(url: str, body: str, seconds: int, work: Path) -> dict[str, float]:
     return parse_wrk(proc.stdout)
 
 
+def check_answers(url: str, body: str) -> None:
+    """One request first: a server that answers every request with an error is no figure."""
+    request = urllib.request.Request(
+        url, body.encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        if response.status != 200:
+            raise SystemExit(f"{url} answered {response.status}")
+
+
 def serve(cmd: list[str], env: dict[str, str], ready: str) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait(ready)
@@ -155,7 +166,12 @@ def main() -> None:
                 "/v2/models/demo/infer",
             ),
         ]
-        serving: dict[str, object] = {"load": f"wrk -t2 -c16 -d{args.seconds}s, 1-row V2 infer"}
+        import importlib.util
+
+        serving: dict[str, object] = {
+            "load": f"wrk -t2 -c16 -d{args.seconds}s, 1-row V2 infer",
+            "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+        }
         for name, cmd, path in runs:
             proc = serve(
                 cmd,
@@ -165,6 +181,7 @@ def main() -> None:
                 else "http://127.0.0.1:18181/",
             )
             try:
+                check_answers(f"http://127.0.0.1:18181{path}", body)
                 serving[name] = load(f"http://127.0.0.1:18181{path}", body, args.seconds, work)
             finally:
                 proc.terminate()

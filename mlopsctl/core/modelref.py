@@ -62,7 +62,7 @@ def resolve_model(ref: str | None, rev: str | None, cwd: Path) -> ModelSource:
                     "--rev needs a project, not a model folder",
                     "drop --rev or cd into the project",
                 )
-            return ModelSource(_folder_name(path), None, None, None, str(path))
+            return ModelSource(_folder_model_name(path), None, None, None, str(path))
         if path.is_dir() and (path / "dvc.yaml").is_file():
             project = find_project(path)
         elif path.exists():
@@ -115,6 +115,20 @@ def artifact_name(root: Path) -> str:
         if str(spec.get("path", "")).strip("./") == f"{MODELS_DIR}/{MODEL_FILE}":
             return name
     return _folder_name(root)
+
+
+def _folder_model_name(path: Path) -> str:
+    """A model folder's name: the one its model.json records (a staged model's), else the
+    artifact name of the project holding it (`demo/models` -> demo), else the folder's."""
+    try:
+        recorded = json.loads((path / METADATA_FILE).read_text(encoding="utf-8")).get("name")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if isinstance(recorded, str) and recorded.strip():
+        return recorded.strip()
+    if (path.parent / "dvc.yaml").is_file():
+        return artifact_name(path.parent)
+    return _folder_name(path)
 
 
 def _folder_name(path: Path) -> str:

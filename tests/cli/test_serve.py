@@ -47,6 +47,23 @@ def test_serve_the_projects_model(trained_template: Path) -> None:
         assert status == 200 and 'status="422"' in text
 
 
+def test_a_model_folder_is_served_under_its_recorded_or_projects_name(
+    trained_template: Path, tmp_path: Path
+) -> None:
+    """`serve demo/models` is the project's model `demo`; a staged copy keeps its name."""
+    import json
+    import shutil
+
+    with serving("models", cwd=trained_template) as base:
+        assert call(f"{base}/v2/models/demo")[0] == 200
+    copy = tmp_path / "exported"
+    shutil.copytree(trained_template / "models", copy)
+    meta = json.loads((copy / "model.json").read_text())
+    (copy / "model.json").write_text(json.dumps({**meta, "name": "churn"}))
+    with serving(str(copy), cwd=tmp_path) as base:
+        assert call(f"{base}/v2/models/churn")[0] == 200
+
+
 def test_serve_a_registry_version_and_stage(trained_project: Path) -> None:
     git(
         "tag",

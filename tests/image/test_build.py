@@ -106,7 +106,7 @@ def test_labels_healthcheck_user_and_sbom(
     sbom = json.loads((tmp_path / "image.cdx.json").read_text())
     assert sbom["bomFormat"] == "CycloneDX"
     names = {c["name"]: c for c in sbom["components"]}
-    assert {"scikit-learn", "numpy", "uvicorn"} <= set(names)
+    assert {"scikit-learn", "numpy", "uvicorn", "httptools"} <= set(names)
     assert names["numpy"]["hashes"][0]["alg"] == "SHA-256"
     with tarfile.open(fileobj=__import__("io").BytesIO(deps_layer)) as inner:
         inside = inner.extractfile("app/deps/sbom.cdx.json")

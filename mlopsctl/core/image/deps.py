@@ -19,7 +19,8 @@ from pathlib import Path
 from mlopsctl.errors import EnvironmentProblem
 
 # what mlopsctl.serving imports besides the standard library and the model's own modules
-SERVICE_DISTRIBUTIONS = ("uvicorn", "numpy")
+# (httptools: uvicorn's C HTTP parser, about 20% more requests a second than its h11)
+SERVICE_DISTRIBUTIONS = ("uvicorn", "httptools", "numpy")
 LAYER_FORMAT = "2"  # bump when the layer's layout changes
 _MANYLINUX = ("manylinux_2_28", "manylinux_2_27", "manylinux_2_17", "manylinux2014")
 
