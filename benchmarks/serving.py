@@ -3,11 +3,16 @@
 - serving: 1-row V2 infer requests on loopback, `wrk -t2 -c16 -d15s` (one uvicorn worker
   each, with the same HTTP parser: httptools when installed, as mlopsctl installs it),
   against a raw ASGI app that only parses JSON, builds the array and calls model.predict
-  on the same fitted Pipeline, run back to back.
-  Goals (issue 6): >= 0.9x the raw app's throughput, p99 <= 15 ms, zero errors.
+  on the same fitted Pipeline, and against `mlflow models serve` (one worker, its own
+  defaults) on the same Pipeline saved with mlflow.sklearn, run back to back. MLflow runs
+  from its own virtualenv (--mlflow PYTHON, or made once under ~/.cache/mlopsctl-bench
+  with the scikit-learn version installed here; --mlflow off skips it).
+  Goals (issue 6): >= 0.9x the raw app's throughput, >= 3x MLflow's, p99 <= 15 ms, zero
+  errors.
 - image: compressed size of the native image on an mmdebstrap bookworm base (goal <= 130 MB)
   and a warm rebuild (dependency layer cached; goal <= 30 s).
-Prints JSON. Usage: python benchmarks/serving.py [--base ROOTFS_OR_IMAGE] [--seconds 15]
+Prints JSON. Usage:
+  python benchmarks/serving.py [--base ROOTFS_OR_IMAGE] [--seconds 15] [--mlflow auto|off|PYTHON]
 """
 
 from __future__ import annotations
@@ -119,10 +124,48 @@ def serve(cmd: list[str], env: dict[str, str], ready: str) -> subprocess.Popen[b
     return proc
 
 
+MLFLOW_VENV = Path.home() / ".cache" / "mlopsctl-bench" / "mlflow"
+
+
+def mlflow_python(choice: str) -> Path | None:
+    """A Python with MLflow and this machine's scikit-learn, made once (from PyPI)."""
+    if choice == "off":
+        return None
+    if choice != "auto":
+        return Path(choice)
+    python = MLFLOW_VENV / "bin" / "python"
+    if not python.is_file():
+        import sklearn
+
+        subprocess.run([sys.executable, "-m", "venv", str(MLFLOW_VENV)], check=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet", "mlflow"]
+        subprocess.run([*pip, f"scikit-learn=={sklearn.__version__}"], check=True)
+    return python
+
+
+def mlflow_model(python: Path, model_dir: Path, dest: Path) -> list[str]:
+    """The Pipeline saved as an MLflow model; the command that serves it on port 18181."""
+    save = (
+        "import pickle, sys, mlflow.sklearn\n"
+        "model = pickle.load(open(sys.argv[1], 'rb'))\n"
+        "mlflow.sklearn.save_model(model, sys.argv[2], serialization_format='cloudpickle')\n"
+    )
+    subprocess.run(
+        [str(python), "-c", save, str(model_dir / "model.pkl"), str(dest)],
+        check=True,
+        capture_output=True,
+    )
+    # mlflow starts its server as a command found on PATH: its virtualenv's first
+    path = f"PATH={python.parent}:{os.environ.get('PATH', '')}"
+    serve = ["models", "serve", "-m", str(dest), "-p", "18181", "--env-manager", "local"]
+    return ["env", path, str(python), "-m", "mlflow", *serve, "-w", "1"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", help="base for the image figures (rootfs tar or image)")
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--mlflow", default="auto", help="auto, off, or a Python with mlflow")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -158,37 +201,48 @@ def main() -> None:
             "warning",
             "--no-access-log",
         ]
+        # (name, command, readiness path, infer path, request body)
         runs = [
-            ("raw_asgi", [*uvicorn, "--app-dir", str(work), "raw_app:app"], "/"),
+            ("raw_asgi", [*uvicorn, "--app-dir", str(work), "raw_app:app"], "/", "/", body),
             (
                 "mlopsctl",
                 [*mlopsctl, "serve", str(staged.folder), "--port", "18181"],
+                "/health",
                 "/v2/models/demo/infer",
+                body,
             ),
         ]
+        python = mlflow_python(args.mlflow)
+        if python is not None:
+            serve_mlflow = mlflow_model(python, staged.folder, work / "mlflow-model")
+            runs.append(
+                ("mlflow", serve_mlflow, "/ping", "/invocations", json.dumps({"inputs": row}))
+            )
         import importlib.util
 
         serving: dict[str, object] = {
             "load": f"wrk -t2 -c16 -d{args.seconds}s, 1-row V2 infer",
             "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
         }
-        for name, cmd, path in runs:
-            proc = serve(
-                cmd,
-                env,
-                "http://127.0.0.1:18181/health"
-                if name == "mlopsctl"
-                else "http://127.0.0.1:18181/",
-            )
+        for name, cmd, ready, path, payload in runs:
+            proc = serve(cmd, env, f"http://127.0.0.1:18181{ready}")
             try:
-                check_answers(f"http://127.0.0.1:18181{path}", body)
-                serving[name] = load(f"http://127.0.0.1:18181{path}", body, args.seconds, work)
+                check_answers(f"http://127.0.0.1:18181{path}", payload)
+                serving[name] = load(f"http://127.0.0.1:18181{path}", payload, args.seconds, work)
             finally:
                 proc.terminate()
                 proc.wait()
         raw, ours = serving["raw_asgi"], serving["mlopsctl"]
         serving["throughput_vs_raw"] = round(ours["requests_per_s"] / raw["requests_per_s"], 3)  # type: ignore[index]
-        serving["goals"] = {"throughput_vs_raw": ">= 0.9", "p99_ms": "<= 15", "errors": "0"}
+        if "mlflow" in serving:
+            theirs = serving["mlflow"]["requests_per_s"]  # type: ignore[index]
+            serving["throughput_vs_mlflow"] = round(ours["requests_per_s"] / theirs, 2)  # type: ignore[index]
+        serving["goals"] = {
+            "throughput_vs_raw": ">= 0.9",
+            "throughput_vs_mlflow": ">= 3",
+            "p99_ms": "<= 15",
+            "errors": "0",
+        }
         results["serving"] = serving
 
         if args.base:

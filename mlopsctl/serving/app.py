@@ -198,8 +198,16 @@ class PredictionService:
             array = model.to_array(rows)
         except ValueError as exc:
             raise RequestError(422, str(exc)) from exc
-        predictions = model.predict(array)
-        proba = model.predict_proba(array) if probabilities else None
+        try:
+            predictions = model.predict(array)
+            proba = model.predict_proba(array) if probabilities else None
+        except ValueError as exc:
+            if "NaN" not in str(exc):
+                raise
+            # scikit-learn's check of a model with no imputer: the client sent a null
+            raise RequestError(
+                422, "this model takes no missing values: send a number for every feature"
+            ) from exc
         self.metrics.rows += len(rows)
         if self.log is not None:
             self.log.write(model.features, rows, predictions)

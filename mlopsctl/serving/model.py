@@ -103,10 +103,29 @@ class ServedModel:
         )
 
     def predict(self, array: Any) -> list[Any]:
-        return [_plain(v) for v in self.estimator.predict(array).tolist()]
+        return [_plain(v) for v in self._call("predict", array).tolist()]
 
     def predict_proba(self, array: Any) -> list[list[float]]:
-        return [list(map(float, row)) for row in self.estimator.predict_proba(array).tolist()]
+        return [list(map(float, row)) for row in self._call("predict_proba", array).tolist()]
+
+    def _call(self, method: str, array: Any) -> Any:
+        """The estimator's method on `array`. A float array checked finite here skips
+        scikit-learn's own finiteness checks in every step (about 10% of a row's predict):
+        the same answer, as the data are finite. Anything else is checked as usual."""
+        import sys
+
+        import numpy as np
+
+        call = getattr(self.estimator, method)
+        sklearn = sys.modules.get("sklearn")  # imported by unpickling a scikit-learn model
+        if (
+            sklearn is not None
+            and getattr(array, "dtype", None) == np.float64
+            and np.isfinite(array).all()
+        ):
+            with sklearn.config_context(assume_finite=True):
+                return call(array)
+        return call(array)
 
 
 def _plain(value: Any) -> Any:

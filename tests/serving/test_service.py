@@ -405,3 +405,21 @@ def test_a_model_not_fitted_on_its_listed_features_is_refused(tmp_path: Path) ->
     folder, _ = dataframe_model_dir(tmp_path, ["size", "color"])
     with pytest.raises(ModelLoadError, match=r"model\.json lacks colour.*not fitted on color"):
         create_app({"MODEL_DIR": str(folder)})
+
+
+def test_a_missing_value_reaches_scikit_learns_own_check(tmp_path: Path) -> None:
+    """Finite rows skip scikit-learn's finiteness checks; a null (NaN) never does: a model
+    that cannot take NaN refuses the request instead of predicting from it."""
+    from sklearn.linear_model import LogisticRegression
+
+    folder = tmp_path / "bare"
+    folder.mkdir()
+    model = LogisticRegression().fit([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]], [0, 1, 0, 1])
+    (folder / "model.pkl").write_bytes(pickle.dumps(model, protocol=5))
+    meta = {"features": ["a", "b"], "name": "bare", "sha256": sha256_file(folder / "model.pkl")}
+    (folder / "model.json").write_text(json.dumps(meta))
+    app = create_app({"MODEL_DIR": str(folder)})
+    fine = request(app, "POST", "/v1/models/bare:predict", {"instances": [[0.0, 1.0], [1.0, 0.0]]})
+    assert fine.status == 200 and fine.json() == {"predictions": [0, 1]}
+    missing = request(app, "POST", "/v1/models/bare:predict", {"instances": [[None, 1.0]]})
+    assert missing.status == 422 and "missing values" in missing.json()["error"]
