@@ -102,6 +102,15 @@ def test_labels_healthcheck_user_and_sbom(
     assert config["config"]["User"] == "1001:0"
     assert config["config"]["ExposedPorts"] == {"8080/tcp": {}}
     assert config["config"]["Healthcheck"]["Test"][0] == "CMD"
+    # docker schema 2 types: podman keeps HEALTHCHECK only for images whose manifest is docker's
+    assert index["manifests"][0]["mediaType"] == manifest["mediaType"]
+    assert manifest["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    assert manifest["config"]["mediaType"] == "application/vnd.docker.container.image.v1+json"
+    assert {layer["mediaType"] for layer in manifest["layers"]} == {
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    }
+    assert "annotations" not in manifest
+    assert index["manifests"][0]["annotations"]["org.opencontainers.image.title"] == "demo"
     assert "Cmd" not in config["config"]
     sbom = json.loads((tmp_path / "image.cdx.json").read_text())
     assert sbom["bomFormat"] == "CycloneDX"

@@ -11,6 +11,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -68,33 +69,46 @@ def podman(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Co
     return run(["podman", *args], Path.cwd(), env=env, check=check)
 
 
+@dataclass
+class Running:
+    url: str  # http://127.0.0.1:PORT, published from the container's 8080
+    name: str
+
+
 @contextmanager
-def container(tag: str, env: dict[str, str]) -> Iterator[str]:
+def container(tag: str, env: dict[str, str], client: str = "podman") -> Iterator[Running]:
+    """Run `tag` as OpenShift does (arbitrary UID in group 0, read-only root) with `client`
+    (podman, or docker against DOCKER_HOST in `env`); removed afterwards."""
     name = f"mlopsctl-test-{uuid.uuid4().hex[:8]}"
     port = free_port()
-    podman(
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--user",
-        "1000680000:0",
-        "--read-only",
-        "-p",
-        f"127.0.0.1:{port}:8080",
-        tag,
+    run(
+        [
+            client,
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--user",
+            "1000680000:0",
+            "--read-only",
+            "-p",
+            f"127.0.0.1:{port}:8080",
+            tag,
+        ],
+        Path.cwd(),
         env=env,
+        check=True,
     )
     try:
-        base = f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}"
         try:
-            wait_ready(base, timeout=120)
+            wait_ready(url, timeout=120)
         except AssertionError:
-            logs = podman("logs", name, env=env, check=False)
+            logs = run([client, "logs", name], Path.cwd(), env=env)
             raise AssertionError(f"container not ready:\n{logs.stdout}{logs.stderr}") from None
-        yield base
+        yield Running(url, name)
     finally:
-        podman("rm", "-f", name, env=env, check=False)
+        run([client, "rm", "-f", name], Path.cwd(), env=env)
 
 
 def in_process_predictions(
@@ -150,11 +164,27 @@ def test_native_image_runs_as_an_arbitrary_uid_on_a_read_only_root(
     try:
         inspected = json.loads(podman("image", "inspect", built["tag"], env=container_env).stdout)
         assert inspected[0]["Labels"]["io.mlopsctl.model.name"] == "demo"
-        with container(built["tag"], container_env) as base:
-            check_serving(base, trained_project, test_rows)
+        # podman keeps HEALTHCHECK only from a docker schema 2 manifest and config
+        assert inspected[0]["ManifestType"].startswith("application/vnd.docker.")
+        assert inspected[0]["Healthcheck"]["Test"] == [
+            "CMD",
+            "python3",
+            "-m",
+            "mlopsctl.serving.probe",
+        ]
+        with container(built["tag"], container_env) as running:
+            check_serving(running.url, trained_project, test_rows)
+            # runs the image's HEALTHCHECK command in the container now: exit 0 is healthy
+            podman("healthcheck", "run", running.name, env=container_env)
+            health = podman(
+                "inspect", "--format", "{{.State.Health.Status}}", running.name, env=container_env
+            )
+            assert health.stdout.strip() == "healthy"
         if shutil.which("skopeo"):
             skopeo = run(["skopeo", "inspect", f"oci-archive:{out}"], tmp_path, check=True)
             assert json.loads(skopeo.stdout)["Digest"] == built["digest"]
+            skopeo = run(["skopeo", "inspect", f"docker-archive:{out}"], tmp_path, check=True)
+            assert json.loads(skopeo.stdout)["Labels"]["io.mlopsctl.model.name"] == "demo"
     finally:
         podman("rmi", "-f", built["tag"], env=container_env, check=False)
 
@@ -186,7 +216,7 @@ def test_buildah_builds_the_same_context_and_it_serves(
     )
     assert json.loads(proc.stdout)["builder"] == "buildah"
     try:
-        with container(tag, container_env) as base:
-            check_serving(base, trained_project, test_rows)
+        with container(tag, container_env) as running:
+            check_serving(running.url, trained_project, test_rows)
     finally:
         podman("rmi", "-f", tag, env=container_env, check=False)

@@ -198,7 +198,7 @@ def _rootfs_image(base: BaseImage, cache: Path) -> str:
                 _link_tree_file(blob.path, copy)
                 layers.append(Blob(copy, blob.digest, blob.size, blob.media_type, blob.diff_id))
             config = {**base.config, "created": "1970-01-01T00:00:00Z"}
-            config_blob, manifest = write_image_manifest(config, layers, blobs, {})
+            config_blob, manifest = write_image_manifest(config, layers, blobs)
             write_image_archive(
                 path, "localhost/mlopsctl-base:rootfs", config_blob, manifest, layers, 0
             )
@@ -346,8 +346,8 @@ def _native_build(
     diff_ids = [str(b.diff_id) for b in layers]
     config = image_config(base, result.labels, diff_ids, epoch)
     annotations = {k: v for k, v in result.labels.items() if k.startswith("org.opencontainers")}
-    config_blob, manifest = write_image_manifest(config, layers, blobs, annotations)
-    write_image_archive(output, result.tag, config_blob, manifest, layers, epoch)
+    config_blob, manifest = write_image_manifest(config, layers, blobs)
+    write_image_archive(output, result.tag, config_blob, manifest, layers, epoch, annotations)
     roles = ["base"] * len(base.layers) + [folder for folder, _ in LAYERS]
     result.output, result.digest = output, manifest.digest
     result.size = output.stat().st_size
