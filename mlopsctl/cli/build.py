@@ -48,6 +48,7 @@ def build(
                 {
                     "tag": result.tag,
                     "digest": result.digest,
+                    "id": result.image_id,
                     "builder": result.builder,
                     "output": str(result.output) if result.output else None,
                     "lock": str(result.lock) if result.lock else None,
@@ -65,7 +66,10 @@ def build(
         out.print(f"  podman build --isolation chroot -t {result.tag} {context_only}")
         return
     out.print(f"[green]Built[/] {result.tag} ({result.builder})", soft_wrap=True)
-    out.print(f"  digest {result.digest}", soft_wrap=True)
+    if result.digest is not None:
+        out.print(f"  digest {result.digest}", soft_wrap=True)
+    if result.image_id is not None:
+        out.print(f"  id {result.image_id}", soft_wrap=True)
     if result.output is not None:
         out.print(f"  {result.output} ({result.size / 1e6:.1f} MB)", soft_wrap=True)
         out.print(f"  load it: podman load -i {result.output}", soft_wrap=True)

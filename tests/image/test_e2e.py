@@ -139,6 +139,9 @@ def check_serving(base: str, project: Path, test_rows: tuple[list[str], list[lis
     assert 'route="/v2/models/{name}/infer",method="POST",status="200"' in text
 
 
+HEALTHCHECK = ["CMD", "python3", "-m", "mlopsctl.serving.probe"]
+
+
 def test_native_image_runs_as_an_arbitrary_uid_on_a_read_only_root(
     trained_project: Path,
     debian_base: Path,
@@ -166,12 +169,7 @@ def test_native_image_runs_as_an_arbitrary_uid_on_a_read_only_root(
         assert inspected[0]["Labels"]["io.mlopsctl.model.name"] == "demo"
         # podman keeps HEALTHCHECK only from a docker schema 2 manifest and config
         assert inspected[0]["ManifestType"].startswith("application/vnd.docker.")
-        assert inspected[0]["Healthcheck"]["Test"] == [
-            "CMD",
-            "python3",
-            "-m",
-            "mlopsctl.serving.probe",
-        ]
+        assert inspected[0]["Healthcheck"]["Test"] == HEALTHCHECK
         with container(built["tag"], container_env) as running:
             check_serving(running.url, trained_project, test_rows)
             # runs the image's HEALTHCHECK command in the container now: exit 0 is healthy
@@ -214,8 +212,15 @@ def test_buildah_builds_the_same_context_and_it_serves(
         env=container_env,
         check=True,
     )
-    assert json.loads(proc.stdout)["builder"] == "buildah"
+    built = json.loads(proc.stdout)
+    assert built["builder"] == "buildah"
     try:
+        if shutil.which("skopeo"):  # the file keeps the docker format, HEALTHCHECK and all
+            archive = f"oci-archive:{tmp_path / 'b.tar'}"
+            skopeo = run(["skopeo", "inspect", archive], tmp_path, check=True)
+            assert json.loads(skopeo.stdout)["Digest"] == built["digest"]
+            raw = run(["skopeo", "inspect", "--raw", "--config", archive], tmp_path, check=True)
+            assert json.loads(raw.stdout)["config"]["Healthcheck"]["Test"] == HEALTHCHECK
         with container(tag, container_env) as running:
             check_serving(running.url, trained_project, test_rows)
     finally:

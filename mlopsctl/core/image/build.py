@@ -51,7 +51,8 @@ class BuildResult:
     builder: str
     context: Path
     output: Path | None = None
-    digest: str | None = None
+    digest: str | None = None  # the manifest's digest, where the builder gives one
+    image_id: str | None = None  # the config's digest (what docker and podman call the ID)
     lock: Path | None = None
     sbom: Path | None = None
     labels: dict[str, str] = field(default_factory=dict)
@@ -349,7 +350,7 @@ def _native_build(
     config_blob, manifest = write_image_manifest(config, layers, blobs)
     write_image_archive(output, result.tag, config_blob, manifest, layers, epoch, annotations)
     roles = ["base"] * len(base.layers) + [folder for folder, _ in LAYERS]
-    result.output, result.digest = output, manifest.digest
+    result.output, result.digest, result.image_id = output, manifest.digest, config_blob.digest
     result.size = output.stat().st_size
     result.layers = [
         {"role": role, "digest": b.digest, "diff_id": b.diff_id, "size": b.size}
@@ -399,13 +400,51 @@ def _tool_build(
     if output is not None:
         tmp = output.with_name(f".{output.name}.tmp")
         output.parent.mkdir(parents=True, exist_ok=True)
-        push = [builder, "push", result.tag, f"oci-archive:{tmp}:{result.tag}"]
+        # v2s2: a docker manifest inside the oci-archive, or the push converts the image to
+        # OCI and `podman load` of the file drops HEALTHCHECK again
+        push = [builder, "push", "--format", "v2s2", result.tag, f"oci-archive:{tmp}:{result.tag}"]
         saved = subprocess.run(push, capture_output=True, text=True, check=False)
         if saved.returncode != 0:
             tmp.unlink(missing_ok=True)
             raise EnvironmentProblem(f"{builder} could not save the image: {saved.stderr.strip()}")
+        # the push compresses the layers anew: the file's manifest is not the local one
+        digest, result.image_id = _archive_digests(tmp)
+        result.digest = digest or result.digest
         os.replace(tmp, output)
         result.output, result.size = output, output.stat().st_size
+
+
+def _archive_digests(path: Path) -> tuple[str | None, str | None]:
+    """(manifest digest, image ID) of the one image in an image tar: the manifest an OCI
+    index.json names (`docker save` writes one since Docker 25; a plain docker-archive has
+    no manifest) and its config's digest, or the digest of the config that docker's
+    manifest.json names."""
+    import hashlib
+    import tarfile
+
+    def read(tar: tarfile.TarFile, name: str) -> bytes | None:
+        try:
+            member = tar.extractfile(name)
+        except KeyError:
+            return None
+        return member.read() if member is not None else None
+
+    digest = image_id = None
+    try:
+        with tarfile.open(path) as tar:
+            index = json.loads(read(tar, "index.json") or b"{}")
+            manifests = index.get("manifests") or []
+            if len(manifests) == 1:
+                digest = str(manifests[0]["digest"])
+                manifest = json.loads(read(tar, f"blobs/{digest.replace(':', '/')}") or b"{}")
+                image_id = (manifest.get("config") or {}).get("digest")
+            entries = json.loads(read(tar, "manifest.json") or b"[]")
+            config = read(tar, entries[0]["Config"]) if len(entries) == 1 else None
+            if image_id is None and config is not None:
+                image_id = "sha256:" + hashlib.sha256(config).hexdigest()
+    except (tarfile.TarError, ValueError, KeyError, TypeError):
+        pass
+    return digest, image_id
 
 
 def _write_lock(
@@ -420,6 +459,7 @@ def _write_lock(
         "image": {
             "tag": result.tag,
             "digest": result.digest,
+            "id": result.image_id,
             "builder": result.builder,
             "file": result.output.name,
             "layers": result.layers,
