@@ -8,12 +8,16 @@ import json
 import pickle
 import shutil
 import subprocess
+import tarfile
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,17 +143,21 @@ def check_serving(base: str, project: Path, test_rows: tuple[list[str], list[lis
     assert 'route="/v2/models/{name}/infer",method="POST",status="200"' in text
 
 
-HEALTHCHECK = ["CMD", "python3", "-m", "mlopsctl.serving.probe"]
+@dataclass
+class Built:
+    info: dict[str, Any]  # what `mlopsctl build --json` printed
+    tar: Path
 
 
-def test_native_image_runs_as_an_arbitrary_uid_on_a_read_only_root(
-    trained_project: Path,
+@pytest.fixture(scope="session")
+def native_image(
+    trained_template: Path,
     debian_base: Path,
     container_env: dict[str, str],
-    test_rows: tuple[list[str], list[list[float]]],
-    tmp_path: Path,
-) -> None:
-    out = tmp_path / "image.tar"
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Built:
+    """The trained template's model built natively on the Debian base, once."""
+    out = tmp_path_factory.mktemp("native") / "image.tar"
     proc = mlopsctl(
         "build",
         "--json",
@@ -157,11 +165,56 @@ def test_native_image_runs_as_an_arbitrary_uid_on_a_read_only_root(
         str(debian_base),
         "-o",
         str(out),
-        cwd=trained_project,
+        cwd=trained_template,
         env=container_env,
         check=True,
     )
-    built = json.loads(proc.stdout)
+    return Built(json.loads(proc.stdout), out)
+
+
+@pytest.fixture(scope="session")
+def docker_env(container_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The docker client talking to podman's Docker-compatible API on a private socket (no
+    Docker engine runs here); the service ends with the session."""
+    if shutil.which("docker") is None:
+        pytest.skip("the docker client is not installed (this machine kind has it)")
+    folder = Path(tempfile.mkdtemp(prefix="mlopsctl-docker-"))  # short: a socket path
+    sock = folder / "podman.sock"
+    service = subprocess.Popen(
+        ["podman", "system", "service", "--time=0", f"unix://{sock}"],
+        env=container_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env = {**container_env, "DOCKER_HOST": f"unix://{sock}"}
+    try:
+        for _ in range(300):  # a bound on waiting for the socket, not a timing check
+            if service.poll() is not None:
+                pytest.fail(f"podman system service exited with {service.returncode}")
+            if sock.exists() and run(["docker", "version"], folder, env=env).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("podman system service did not answer docker version")
+        yield env
+    finally:
+        service.terminate()
+        service.wait(timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+HEALTHCHECK = ["CMD", "python3", "-m", "mlopsctl.serving.probe"]
+
+
+def test_native_image_runs_as_an_arbitrary_uid_on_a_read_only_root(
+    trained_template: Path,
+    native_image: Built,
+    container_env: dict[str, str],
+    test_rows: tuple[list[str], list[list[float]]],
+    tmp_path: Path,
+) -> None:
+    built, out = native_image.info, native_image.tar
     loaded = podman("load", "-i", str(out), env=container_env)
     assert built["tag"] in loaded.stdout + loaded.stderr
     try:
@@ -171,7 +224,7 @@ def test_native_image_runs_as_an_arbitrary_uid_on_a_read_only_root(
         assert inspected[0]["ManifestType"].startswith("application/vnd.docker.")
         assert inspected[0]["Healthcheck"]["Test"] == HEALTHCHECK
         with container(built["tag"], container_env) as running:
-            check_serving(running.url, trained_project, test_rows)
+            check_serving(running.url, trained_template, test_rows)
             # runs the image's HEALTHCHECK command in the container now: exit 0 is healthy
             podman("healthcheck", "run", running.name, env=container_env)
             health = podman(
@@ -225,3 +278,77 @@ def test_buildah_builds_the_same_context_and_it_serves(
             check_serving(running.url, trained_project, test_rows)
     finally:
         podman("rmi", "-f", tag, env=container_env, check=False)
+
+
+def test_docker_loads_the_native_image_with_its_labels_and_healthcheck(
+    trained_template: Path,
+    native_image: Built,
+    docker_env: dict[str, str],
+    container_env: dict[str, str],
+    test_rows: tuple[list[str], list[list[float]]],
+) -> None:
+    tag = native_image.info["tag"]
+    loaded = run(["docker", "load", "-i", str(native_image.tar)], Path.cwd(), env=docker_env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert tag in loaded.stdout
+    try:
+        inspect = ["docker", "image", "inspect", tag]
+        image = json.loads(run(inspect, Path.cwd(), env=docker_env, check=True).stdout)[0]
+        assert image["Config"]["Labels"]["io.mlopsctl.model.name"] == "demo"
+        assert image["Config"]["User"] == "1001:0"
+        # podman's Docker API leaves Healthcheck out of an image's inspect (its compat image
+        # inspect does not fill it in); a container made from the image through it has it
+        with container(tag, docker_env, client="docker") as running:
+            check_serving(running.url, trained_template, test_rows)
+            made = ["docker", "inspect", running.name]
+            config = json.loads(run(made, Path.cwd(), env=docker_env, check=True).stdout)[0]
+            assert config["Config"]["Healthcheck"]["Test"] == HEALTHCHECK
+            podman("healthcheck", "run", running.name, env=container_env)
+    finally:
+        run(["docker", "rmi", "-f", tag], Path.cwd(), env=docker_env)
+
+
+def test_docker_builder_builds_the_same_context_and_it_serves(
+    trained_project: Path,
+    debian_base: Path,
+    docker_env: dict[str, str],
+    test_rows: tuple[list[str], list[list[float]]],
+    tmp_path: Path,
+) -> None:
+    tag = "localhost/demo:docker-test"
+    out = tmp_path / "d" / "image.tar"
+    proc = mlopsctl(
+        "build",
+        "--json",
+        "--builder",
+        "docker",
+        "--base",
+        str(debian_base),
+        "--tag",
+        tag,
+        "-o",
+        str(out),
+        cwd=trained_project,
+        env=docker_env,
+        check=True,
+    )
+    built = json.loads(proc.stdout)
+    try:
+        assert built["builder"] == "docker" and built["id"].startswith("sha256:")
+        assert sorted(p.name for p in out.parent.iterdir()) == [
+            "image.cdx.json",
+            "image.lock.json",
+            "image.tar",
+        ]
+        lock = json.loads((out.parent / "image.lock.json").read_text())
+        assert lock["image"]["id"] == built["id"] and lock["image"]["builder"] == "docker"
+        with tarfile.open(out) as saved:  # `docker save`: a docker-archive at least
+            assert "manifest.json" in saved.getnames()
+        with container(tag, docker_env, client="docker") as running:
+            check_serving(running.url, trained_project, test_rows)
+            made = ["docker", "inspect", running.name]
+            config = json.loads(run(made, Path.cwd(), env=docker_env, check=True).stdout)[0]
+            assert config["Config"]["Healthcheck"]["Test"] == HEALTHCHECK
+            assert config["Config"]["Labels"]["io.mlopsctl.model.name"] == "demo"
+    finally:
+        run(["docker", "rmi", "-f", tag], Path.cwd(), env=docker_env)
