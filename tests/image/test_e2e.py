@@ -352,3 +352,26 @@ def test_docker_builder_builds_the_same_context_and_it_serves(
             assert config["Config"]["Labels"]["io.mlopsctl.model.name"] == "demo"
     finally:
         run(["docker", "rmi", "-f", tag], Path.cwd(), env=docker_env)
+
+
+def test_a_failed_docker_build_leaves_no_image_file(
+    trained_project: Path, debian_base: Path, docker_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "d" / "image.tar"
+    proc = mlopsctl(
+        "build",
+        "--builder",
+        "docker",
+        "--base",
+        str(debian_base),
+        "--tag",
+        "localhost/Not-A-Valid-Name:x",  # docker refuses upper case in a repository name
+        "-o",
+        str(out),
+        cwd=trained_project,
+        env=docker_env,
+    )
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+    assert "docker could not build the image: invalid argument" in proc.stderr
+    assert "hint:" in proc.stderr
+    assert not out.parent.exists() or not any(out.parent.iterdir())

@@ -115,8 +115,11 @@ def _check_docker_daemon() -> None:
 
 
 def _last_line(text: str) -> str:
+    """The last line that says something: not the usage and "Run 'docker X --help'" that
+    docker ends its errors with."""
     lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
+    said = [ln for ln in lines if not ln.startswith(("Run '", "See '", "Usage:"))]
+    return (said or lines or [""])[-1]
 
 
 def build_image(
@@ -521,7 +524,8 @@ def _docker(args: list[str], failure: str, env: dict[str, str] | None = None) ->
         detail = _last_line(proc.stderr) or _last_line(proc.stdout) or f"exit {proc.returncode}"
         raise EnvironmentProblem(
             f"docker {failure}: {detail}",
-            f"see `docker {' '.join(args[:2])} ...`, or rerun with --builder native or podman",
+            f"run `docker {args[0]} ...` by hand for its whole output, or use --builder native "
+            "or podman",
         )
     return proc.stdout
 
