@@ -16,15 +16,23 @@ def build(
         None,
         "--base",
         help="Base image: an OCI layout folder, an oci-archive or docker-archive tar, a root "
-        "filesystem tar (mmdebstrap), or an image name podman knows.",
+        "filesystem tar (mmdebstrap), or an image name podman or docker has.",
         envvar="MLOPSCTL_BASE_IMAGE",
     ),
     builder: str = typer.Option(
-        "auto", "--builder", help="native (no tools needed), podman or buildah [auto: native]."
+        "auto",
+        "--builder",
+        help="native (no tools needed, reproducible digest), podman, buildah, or docker (the "
+        "docker client and the daemon DOCKER_HOST names). auto means native.",
     ),
-    tag: str = typer.Option(None, "--tag", "-t", help="Image name [localhost/NAME:VERSION]."),
+    tag: str = typer.Option(
+        None, "--tag", "-t", help="Image name (default: localhost/NAME:VERSION)."
+    ),
     output: Path = typer.Option(
-        None, "--output", "-o", help="The image tar [dist/image.tar]; lock and SBOM beside it."
+        None,
+        "--output",
+        "-o",
+        help="The image tar (default: dist/image.tar); lock and SBOM beside it.",
     ),
     context_only: Path = typer.Option(
         None, "--context-only", help="Only write the build context to this new folder."
@@ -48,6 +56,7 @@ def build(
                 {
                     "tag": result.tag,
                     "digest": result.digest,
+                    "id": result.image_id,
                     "builder": result.builder,
                     "output": str(result.output) if result.output else None,
                     "lock": str(result.lock) if result.lock else None,
@@ -65,9 +74,13 @@ def build(
         out.print(f"  podman build --isolation chroot -t {result.tag} {context_only}")
         return
     out.print(f"[green]Built[/] {result.tag} ({result.builder})", soft_wrap=True)
-    out.print(f"  digest {result.digest}", soft_wrap=True)
+    if result.digest is not None:
+        out.print(f"  digest {result.digest}", soft_wrap=True)
+    if result.image_id is not None:
+        out.print(f"  id {result.image_id}", soft_wrap=True)
     if result.output is not None:
         out.print(f"  {result.output} ({result.size / 1e6:.1f} MB)", soft_wrap=True)
-        out.print(f"  load it: podman load -i {result.output}", soft_wrap=True)
+        loader = "docker" if result.builder == "docker" else "podman"
+        out.print(f"  load it: {loader} load -i {result.output}", soft_wrap=True)
     if result.lock is not None:
         out.print(f"  {result.lock}, {result.sbom}", soft_wrap=True)

@@ -10,6 +10,8 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import copy_project, mlopsctl
 from tests.image.conftest import fake_rootfs
 
@@ -102,6 +104,15 @@ def test_labels_healthcheck_user_and_sbom(
     assert config["config"]["User"] == "1001:0"
     assert config["config"]["ExposedPorts"] == {"8080/tcp": {}}
     assert config["config"]["Healthcheck"]["Test"][0] == "CMD"
+    # docker schema 2 types: podman keeps HEALTHCHECK only for images whose manifest is docker's
+    assert index["manifests"][0]["mediaType"] == manifest["mediaType"]
+    assert manifest["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    assert manifest["config"]["mediaType"] == "application/vnd.docker.container.image.v1+json"
+    assert {layer["mediaType"] for layer in manifest["layers"]} == {
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    }
+    assert "annotations" not in manifest
+    assert index["manifests"][0]["annotations"]["org.opencontainers.image.title"] == "demo"
     assert "Cmd" not in config["config"]
     sbom = json.loads((tmp_path / "image.cdx.json").read_text())
     assert sbom["bomFormat"] == "CycloneDX"
@@ -169,3 +180,23 @@ def test_refusals_say_what_to_do_and_leave_no_image(
     assert code == 2 and "no trained model" in err
     code, err = refused("--base", str(small_base), "demo@v9.9.9")
     assert code == 2 and "demo@v9.9.9" in err
+
+
+def test_docker_builder_without_docker_or_its_daemon_says_what_to_do(
+    trained_project: Path, small_base: Path, build_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "out" / "image.tar"
+    args = ("build", "--builder", "docker", "--base", str(small_base), "-o", str(out))
+    no_tools = tmp_path / "empty-path"
+    no_tools.mkdir()
+    proc = mlopsctl(*args, cwd=trained_project, env={**build_env, "PATH": str(no_tools)})
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+    assert "docker is not installed" in proc.stderr and "--builder native" in proc.stderr
+    if shutil.which("docker") is None:
+        pytest.skip("the docker client is not installed: no daemon to miss")
+    nowhere = f"unix://{tmp_path}/no-daemon.sock"
+    proc = mlopsctl(*args, cwd=trained_project, env={**build_env, "DOCKER_HOST": nowhere})
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+    assert "no Docker daemon answers" in proc.stderr and "no-daemon.sock" in proc.stderr
+    assert "DOCKER_HOST" in proc.stderr and "--builder native" in proc.stderr
+    assert not out.parent.exists()

@@ -1,6 +1,6 @@
 """The base image a model image is built on: an OCI layout folder, an oci-archive or
 docker-archive tar, a plain root filesystem tar (mmdebstrap), or an image name that
-podman (or skopeo) can save. Its layers are reused byte for byte."""
+podman or docker has (or skopeo can copy). Its layers are reused byte for byte."""
 
 from __future__ import annotations
 
@@ -255,24 +255,35 @@ def _with_python(
 
 @contextmanager
 def _saved_image(ref: str) -> Iterator[Path]:
-    """An image name: saved by podman from its local storage, else copied by skopeo."""
+    """An image name: saved from podman's local images, else from the Docker daemon's; only
+    where neither podman nor docker is installed, copied from its registry by skopeo."""
     with tempfile.TemporaryDirectory(prefix="mlopsctl-base-") as tmp:
         out = Path(tmp) / "base.tar"
-        if shutil.which("podman"):
-            cmd = ["podman", "save", "--format", "oci-archive", "-o", str(out), ref]
-        elif shutil.which("skopeo"):
-            cmd = ["skopeo", "copy", f"docker://{ref}", f"oci-archive:{out}"]
-        else:
+        tools = [
+            ("podman", ["podman", "save", "--format", "oci-archive", "-o", str(out), ref]),
+            ("docker", ["docker", "save", "-o", str(out), ref]),
+            ("skopeo", ["skopeo", "copy", f"docker://{ref}", f"oci-archive:{out}"]),
+        ]
+        tried = [(tool, cmd) for tool, cmd in tools[:2] if shutil.which(tool)]
+        tried = tried or [(tool, cmd) for tool, cmd in tools[2:] if shutil.which(tool)]
+        if not tried:
             raise EnvironmentProblem(
-                f"--base {ref} is neither a file nor a folder, and there is no podman or skopeo "
-                "to fetch an image by name",
+                f"--base {ref} is neither a file nor a folder, and there is no podman, docker "
+                "or skopeo to fetch an image by name",
                 BASE_HINT,
             )
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
+        problems = []
+        for tool, cmd in tried:
+            out.unlink(missing_ok=True)
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode == 0:
+                break
             detail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            problems.append(f"{tool}: {detail[0]}")
+        else:
             raise EnvironmentProblem(
-                f"cannot get the base image {ref!r}: {detail[0]}",
-                f"pull it first (podman pull {ref}), or pass a file: " + BASE_HINT,
+                f"cannot get the base image {ref!r}: {'; '.join(problems)}",
+                f"pull it first (podman pull {ref}, or docker pull {ref}), or pass a file: "
+                + BASE_HINT,
             )
         yield out

@@ -1,5 +1,9 @@
 """The image as one tar that `podman load`, `docker load` and `skopeo` all read: an OCI
-image layout (oci-layout, index.json, blobs/sha256/...) plus docker's manifest.json."""
+image layout (oci-layout, index.json, blobs/sha256/...) plus docker's manifest.json.
+
+The manifest, config and layers carry docker schema 2 media types (an OCI layout may hold
+them, as `docker save` writes since Docker 25): an OCI image config has no Healthcheck, and
+podman (containers/image) drops HEALTHCHECK from any image whose manifest is OCI."""
 
 from __future__ import annotations
 
@@ -8,17 +12,29 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from mlopsctl.core.image.layers import Blob, canonical_json, write_json_blob
+from mlopsctl.core.image.layers import (
+    GZIP_MEDIA_TYPE,
+    TAR_MEDIA_TYPE,
+    Blob,
+    canonical_json,
+    write_json_blob,
+)
 
-MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
-CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
+MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+CONFIG_TYPE = "application/vnd.docker.container.image.v1+json"
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
+# the layers' OCI media types (as layers.py and base.py name them) in docker schema 2
+DOCKER_LAYER_TYPES = {
+    GZIP_MEDIA_TYPE: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    TAR_MEDIA_TYPE: "application/vnd.docker.image.rootfs.diff.tar",
+}
 
 
 def write_image_manifest(
-    config: dict[str, Any], layers: list[Blob], blobs: Path, annotations: dict[str, str]
+    config: dict[str, Any], layers: list[Blob], blobs: Path
 ) -> tuple[Blob, Blob]:
-    """Config and manifest blobs (canonical JSON); the manifest's digest is the image's."""
+    """Config and manifest blobs (canonical JSON, docker schema 2); the manifest's digest is
+    the image's, the config's its ID."""
     config_blob = write_json_blob(config, blobs, CONFIG_TYPE)
     manifest = {
         "schemaVersion": 2,
@@ -28,17 +44,30 @@ def write_image_manifest(
             "digest": config_blob.digest,
             "size": config_blob.size,
         },
-        "layers": [{"mediaType": b.media_type, "digest": b.digest, "size": b.size} for b in layers],
-        "annotations": annotations,
+        "layers": [
+            {
+                "mediaType": DOCKER_LAYER_TYPES.get(b.media_type, b.media_type),
+                "digest": b.digest,
+                "size": b.size,
+            }
+            for b in layers
+        ],
     }
     return config_blob, write_json_blob(manifest, blobs, MANIFEST_TYPE)
 
 
 def write_image_archive(
-    output: Path, tag: str, config: Blob, manifest: Blob, layers: list[Blob], mtime: int
+    output: Path,
+    tag: str,
+    config: Blob,
+    manifest: Blob,
+    layers: list[Blob],
+    mtime: int,
+    annotations: dict[str, str] | None = None,
 ) -> None:
     """One tar, entries sorted, fixed owners and times; written beside `output`, then
-    renamed over it, so a failure leaves no partial image."""
+    renamed over it, so a failure leaves no partial image. `annotations` go on the index's
+    descriptor of the manifest (a docker schema 2 manifest has none of its own)."""
     version = tag.rpartition(":")[2]
     index = {
         "schemaVersion": 2,
@@ -49,6 +78,7 @@ def write_image_archive(
                 "digest": manifest.digest,
                 "size": manifest.size,
                 "annotations": {
+                    **(annotations or {}),
                     "io.containerd.image.name": tag,
                     "org.opencontainers.image.ref.name": version or "latest",
                 },
