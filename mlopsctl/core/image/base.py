@@ -64,7 +64,7 @@ def read_base(base: str, blobs: Path, cache: Path | None) -> BaseImage:
             raise BadInput(f"{base} is not a tar file: {exc}", BASE_HINT) from exc
         with tar:
             names = set(tar.getnames()[:20000])
-            reader = _TarReader(tar)
+            reader = TarReader(tar)
             if "index.json" in names or "./index.json" in names:
                 return _read_layout(base, reader, blobs)
             if "manifest.json" in names or "./manifest.json" in names:
@@ -86,7 +86,7 @@ class _DirReader:
             yield fh
 
 
-class _TarReader:
+class TarReader:
     def __init__(self, tar: tarfile.TarFile) -> None:
         self.tar = tar
 
@@ -113,18 +113,18 @@ class _TarReader:
         raise BadInput(f"the base image archive has no {name}", BASE_HINT)
 
 
-def _json(reader: _DirReader | _TarReader, name: str) -> Any:
+def _json(reader: _DirReader | TarReader, name: str) -> Any:
     with reader.open(name) as fh:
         return json.loads(fh.read())
 
 
-def _blob_name(digest: str) -> str:
+def blob_name(digest: str) -> str:
     algorithm, _, hexdigest = digest.partition(":")
     return f"blobs/{algorithm}/{hexdigest}"
 
 
 def _copy_blob(
-    reader: _DirReader | _TarReader,
+    reader: _DirReader | TarReader,
     name: str,
     blobs: Path,
     media_type: str,
@@ -150,11 +150,11 @@ def _copy_blob(
     return Blob(final, actual, final.stat().st_size, media_type, diff_id)
 
 
-def _read_layout(source: str, reader: _DirReader | _TarReader, blobs: Path) -> BaseImage:
+def _read_layout(source: str, reader: _DirReader | TarReader, blobs: Path) -> BaseImage:
     index = _json(reader, "index.json")
     descriptor = _pick_manifest(reader, index.get("manifests") or [])
-    manifest = _json(reader, _blob_name(descriptor["digest"]))
-    config = _json(reader, _blob_name(manifest["config"]["digest"]))
+    manifest = _json(reader, blob_name(descriptor["digest"]))
+    config = _json(reader, blob_name(manifest["config"]["digest"]))
     diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
     layers = []
     for layer, diff_id in zip(manifest.get("layers") or [], diff_ids, strict=False):
@@ -162,19 +162,19 @@ def _read_layout(source: str, reader: _DirReader | _TarReader, blobs: Path) -> B
             "docker.image.rootfs.diff.tar.gzip", "oci.image.layer.v1.tar+gzip"
         )
         layers.append(
-            _copy_blob(reader, _blob_name(layer["digest"]), blobs, media, layer["digest"], diff_id)
+            _copy_blob(reader, blob_name(layer["digest"]), blobs, media, layer["digest"], diff_id)
         )
     return _with_python(source, config, layers, descriptor["digest"])
 
 
 def _pick_manifest(
-    reader: _DirReader | _TarReader, manifests: list[dict[str, Any]]
+    reader: _DirReader | TarReader, manifests: list[dict[str, Any]]
 ) -> dict[str, Any]:
     if not manifests:
         raise BadInput("the base image's index.json lists no image", BASE_HINT)
     for descriptor in manifests:
         if descriptor.get("mediaType") in _INDEX_TYPES:
-            nested = _json(reader, _blob_name(descriptor["digest"]))
+            nested = _json(reader, blob_name(descriptor["digest"]))
             return _pick_manifest(reader, nested.get("manifests") or [])
         platform = descriptor.get("platform") or {}
         if not platform or platform.get("architecture") in ("amd64", _host_architecture()):
@@ -189,7 +189,7 @@ def _host_architecture() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
 
 
-def _read_docker_archive(source: str, reader: _TarReader, blobs: Path) -> BaseImage:
+def _read_docker_archive(source: str, reader: TarReader, blobs: Path) -> BaseImage:
     (entry, *_) = _json(reader, "manifest.json")
     config = _json(reader, entry["Config"])
     diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []

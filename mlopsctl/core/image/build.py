@@ -543,24 +543,27 @@ def _archive_digests(path: Path) -> tuple[str | None, str | None]:
     import hashlib
     import tarfile
 
-    def read(tar: tarfile.TarFile, name: str) -> bytes | None:
+    from mlopsctl.core.image.base import TarReader, blob_name
+
+    def read(reader: TarReader, name: str) -> bytes | None:
         try:
-            member = tar.extractfile(name)
-        except KeyError:
+            with reader.open(name) as fh:
+                return fh.read()
+        except BadInput:  # no such entry
             return None
-        return member.read() if member is not None else None
 
     digest = image_id = None
     try:
         with tarfile.open(path) as tar:
-            index = json.loads(read(tar, "index.json") or b"{}")
+            reader = TarReader(tar)
+            index = json.loads(read(reader, "index.json") or b"{}")
             manifests = index.get("manifests") or []
             if len(manifests) == 1:
                 digest = str(manifests[0]["digest"])
-                manifest = json.loads(read(tar, f"blobs/{digest.replace(':', '/')}") or b"{}")
+                manifest = json.loads(read(reader, blob_name(digest)) or b"{}")
                 image_id = (manifest.get("config") or {}).get("digest")
-            entries = json.loads(read(tar, "manifest.json") or b"[]")
-            config = read(tar, entries[0]["Config"]) if len(entries) == 1 else None
+            entries = json.loads(read(reader, "manifest.json") or b"[]")
+            config = read(reader, entries[0]["Config"]) if len(entries) == 1 else None
             if image_id is None and config is not None:
                 image_id = "sha256:" + hashlib.sha256(config).hexdigest()
     except (tarfile.TarError, ValueError, KeyError, TypeError):
