@@ -75,8 +75,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
-    from mlopsctl.core.drift import DriftSettings, compare
-    from mlopsctl.core.profile import profile_frame
+    from mlopsctl.core.data.profile import profile_frame
+    from mlopsctl.core.monitor.drift import DriftSettings, compare
 
     reference = make_data(args.rows, 1, shifted=False)
     current = make_data(args.rows, 2, shifted=True)

@@ -176,7 +176,7 @@ def main() -> None:
         mlopsctl = [sys.executable, "-m", "mlopsctl"]
         project = init_project(work, env, "--run")
         sys.path.insert(0, str(ROOT))
-        from mlopsctl.core.modelref import resolve_model, stage_model
+        from mlopsctl.core.model.source import resolve_model, stage_model
 
         staged = stage_model(resolve_model(None, None, project), work / "model")
         features = staged.metadata["features"]

@@ -44,7 +44,7 @@ def build(
 
     from mlopsctl.console import console
     from mlopsctl.core.image.build import build_image
-    from mlopsctl.core.modelref import resolve_model
+    from mlopsctl.core.model.source import resolve_model
 
     source = resolve_model(ref, rev, Path.cwd())
     result = build_image(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from mlopsctl.core.checks import CheckResult
+    from mlopsctl.core.hooks import CheckResult
 
 app = typer.Typer(
     name="check",
@@ -42,7 +42,7 @@ def no_untracked_data(
     max_kb: int = typer.Option(500, "--max-kb", help="Any file above this size counts as data."),
 ) -> None:
     """Refuse data or model files (by extension or size) that DVC does not track."""
-    from mlopsctl.core import checks
+    from mlopsctl.core import hooks as checks
     from mlopsctl.core.project import find_project
 
     _report(checks.no_untracked_data(find_project().root, files or (), max_kb))
@@ -54,7 +54,7 @@ def config_composes(
     fix: bool = typer.Option(False, "--fix", help="Rewrite a stale params.yaml from conf/."),
 ) -> None:
     """Every config group option composes with Hydra; params.yaml is the default config."""
-    from mlopsctl.core import checks
+    from mlopsctl.core import hooks as checks
     from mlopsctl.core.project import find_project
 
     _report(checks.config_composes(find_project().root, fix=fix))
@@ -63,7 +63,7 @@ def config_composes(
 @app.command("pipeline-fresh")
 def pipeline_fresh(files: list[str] = typer.Argument(None, hidden=True)) -> None:
     """dvc.lock is in sync with the code, params and data its stages depend on."""
-    from mlopsctl.core import checks
+    from mlopsctl.core import hooks as checks
     from mlopsctl.core.project import find_project
 
     _report(checks.pipeline_fresh(find_project().root))
@@ -74,7 +74,7 @@ def data_valid(
     files: list[str] = typer.Argument(None, help=FILES_HELP, show_default=False),
 ) -> None:
     """Staged data that has a schema in data/schemas/ validates against it."""
-    from mlopsctl.core import checks
+    from mlopsctl.core import hooks as checks
     from mlopsctl.core.project import find_project
 
     _report(checks.data_valid(find_project().root, files or ()))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
-    from mlopsctl.core.schema import ValidationReport
+    from mlopsctl.core.data.schema import ValidationReport
 
 app = typer.Typer(
     name="data",
@@ -42,7 +42,7 @@ def add(
     from dataclasses import asdict
 
     from mlopsctl.console import console
-    from mlopsctl.core.data import add_data
+    from mlopsctl.core.data.versioning import add_data
     from mlopsctl.core.project import find_project
 
     project = find_project()
@@ -66,7 +66,7 @@ def status(
     from dataclasses import asdict
 
     from mlopsctl.console import console
-    from mlopsctl.core.data import data_status
+    from mlopsctl.core.data.versioning import data_status
     from mlopsctl.core.project import find_project
 
     result = data_status(find_project().root, remote)
@@ -106,7 +106,7 @@ def push(
     from dataclasses import asdict
 
     from mlopsctl.console import console
-    from mlopsctl.core.data import push_data
+    from mlopsctl.core.data.versioning import push_data
     from mlopsctl.core.project import find_project
 
     result = push_data(find_project().root, remote, progress=_progress(as_json))
@@ -129,7 +129,7 @@ def pull(
     from dataclasses import asdict
 
     from mlopsctl.console import console
-    from mlopsctl.core.data import pull_data
+    from mlopsctl.core.data.versioning import pull_data
     from mlopsctl.core.project import find_project
 
     result = pull_data(find_project().root, remote, progress=_progress(as_json))
@@ -158,8 +158,8 @@ def schema(
 ) -> None:
     """Infer a tightened pandera schema and write it to data/schemas/NAME.yaml."""
     from mlopsctl.console import console
+    from mlopsctl.core.data.schema import write_schema
     from mlopsctl.core.project import find_project
-    from mlopsctl.core.schema import write_schema
 
     project = find_project()
     out, inferred = write_schema(project.root, path, name, force)
@@ -193,8 +193,8 @@ def validate(
     import json
     from dataclasses import asdict
 
+    from mlopsctl.core.data.schema import require_valid, validate_datasets
     from mlopsctl.core.files import write_atomic
-    from mlopsctl.core.schema import require_valid, validate_datasets
 
     reports = validate_datasets(path, schema_file)
     payload = {
@@ -256,7 +256,7 @@ def profile(
 ) -> None:
     """Per-column statistics, shown as a table and saved as JSON (drift's reference)."""
     from mlopsctl.console import console
-    from mlopsctl.core.profile import profile_data, write_profile
+    from mlopsctl.core.data.profile import profile_data, write_profile
 
     result = profile_data(path, shown_as=path.as_posix())
     out_path = output or Path("reports") / "profiles" / f"{path.name.split('.')[0]}.json"

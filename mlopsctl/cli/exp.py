@@ -21,7 +21,7 @@ def list_(
 
     from mlopsctl.cli.render import fmt
     from mlopsctl.console import console
-    from mlopsctl.core.experiments import list_experiments
+    from mlopsctl.core.pipeline.experiments import list_experiments
     from mlopsctl.core.project import find_project
 
     project = find_project()
@@ -65,7 +65,7 @@ def compare(
 
     from mlopsctl.cli.render import delta, fmt, fmt_param
     from mlopsctl.console import console
-    from mlopsctl.core.experiments import compare as compare_core
+    from mlopsctl.core.pipeline.experiments import compare as compare_core
     from mlopsctl.core.project import find_project
 
     result = compare_core(find_project(), a, b)
@@ -104,7 +104,7 @@ def compare(
 def apply(name: str = typer.Argument(..., help="Experiment to bring into the workspace.")) -> None:
     """Bring an experiment's params and results into the workspace (`dvc exp apply`)."""
     from mlopsctl.console import console
-    from mlopsctl.core.experiments import apply as apply_core
+    from mlopsctl.core.pipeline.experiments import apply as apply_core
     from mlopsctl.core.project import find_project
 
     apply_core(find_project(), name)
@@ -127,7 +127,7 @@ def gc(
     import json
 
     from mlopsctl.console import console
-    from mlopsctl.core.experiments import plan_gc, remove
+    from mlopsctl.core.pipeline.experiments import plan_gc, remove
     from mlopsctl.core.project import find_project
 
     project = find_project()

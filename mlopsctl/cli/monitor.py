@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from mlopsctl.core.drift import DriftResult
+    from mlopsctl.core.monitor.drift import DriftResult
 
 app = typer.Typer(
     name="monitor",
@@ -59,7 +59,7 @@ def drift(
     from dataclasses import replace
 
     from mlopsctl.console import console
-    from mlopsctl.core import drift as core
+    from mlopsctl.core.monitor import drift as core
     from mlopsctl.errors import BadInput, CheckFailed
 
     defaults = core.project_defaults()
@@ -95,7 +95,7 @@ def drift(
         )
     page = None
     if report is not None:
-        from mlopsctl.core.driftreport import write_report
+        from mlopsctl.core.monitor.report import write_report
 
         page = write_report(result, ref, frame, report)
     if as_json:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from mlopsctl.core.gates import GateResult
+    from mlopsctl.core.registry.gates import GateResult
 
 
 def promote(
@@ -35,8 +35,8 @@ def promote(
     import json
 
     from mlopsctl.console import console
-    from mlopsctl.core.promote import GatesFailed, PromoteRequest
-    from mlopsctl.core.promote import promote as run_promote
+    from mlopsctl.core.registry.promote import GatesFailed, PromoteRequest
+    from mlopsctl.core.registry.promote import promote as run_promote
 
     request = PromoteRequest(
         stage=to,
@@ -90,7 +90,7 @@ def rollback(
     from dataclasses import asdict
 
     from mlopsctl.console import console
-    from mlopsctl.core.promote import rollback as run_rollback
+    from mlopsctl.core.registry.promote import rollback as run_rollback
 
     result = run_rollback(name, stage, reason=reason, push=push, dry_run=dry_run)
     if as_json:

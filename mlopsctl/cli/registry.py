@@ -17,7 +17,7 @@ def list_models(
     import json
 
     from mlopsctl.console import console
-    from mlopsctl.core.registry import list_registry
+    from mlopsctl.core.registry.queries import list_registry
 
     listing = list_registry()
     if as_json:
@@ -50,7 +50,7 @@ def history(
     from datetime import UTC, datetime
 
     from mlopsctl.console import console
-    from mlopsctl.core.registry import model_history
+    from mlopsctl.core.registry.queries import model_history
 
     events = model_history(name)
     if as_json:
@@ -86,7 +86,7 @@ def lineage(
     import json
 
     from mlopsctl.console import console
-    from mlopsctl.core.lineage import version_lineage
+    from mlopsctl.core.registry.queries import version_lineage
 
     record = version_lineage(ref)
     if as_json:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from mlopsctl.core.pipeline import StageEvent
+    from mlopsctl.core.pipeline.run import StageEvent
 
 
 class StageProgress:

@@ -20,8 +20,8 @@ def report(
     import json
 
     from mlopsctl.console import console
+    from mlopsctl.core.pipeline.report import format_change, format_number, write_report
     from mlopsctl.core.project import find_project
-    from mlopsctl.core.report import format_change, format_number, write_report
 
     written = write_report(find_project(), output, rev)
     result = written.report

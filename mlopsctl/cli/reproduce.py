@@ -14,7 +14,7 @@ def reproduce(
     from dataclasses import asdict
 
     from mlopsctl.console import console, err_console
-    from mlopsctl.core.reproduce import reproduce as run_reproduce
+    from mlopsctl.core.registry.reproduce import reproduce as run_reproduce
     from mlopsctl.errors import CheckFailed
 
     err = err_console()

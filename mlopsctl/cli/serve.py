@@ -26,8 +26,8 @@ def serve(
     import tempfile
 
     from mlopsctl.console import err_console
-    from mlopsctl.core.modelref import resolve_model, stage_model
-    from mlopsctl.core.serve import check_port, serving_env
+    from mlopsctl.core.model.serve import check_port, serving_env
+    from mlopsctl.core.model.source import resolve_model, stage_model
     from mlopsctl.errors import BadInput
     from mlopsctl.serving.model import ModelLoadError
     from mlopsctl.serving.server import run

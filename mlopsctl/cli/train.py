@@ -25,7 +25,7 @@ def train(
 ) -> None:
     """Compose conf/ with OVERRIDES into params.yaml and run prepare -> train -> evaluate."""
     from mlopsctl.cli.render import StageProgress
-    from mlopsctl.core import pipeline
+    from mlopsctl.core.pipeline import run as pipeline
     from mlopsctl.core.project import find_project
 
     project = find_project()
@@ -43,7 +43,7 @@ def train(
             force=force,
             on_event=progress,
         )
-    _show_run(run, as_json)
+    _show_run(project, run, as_json)
 
 
 def evaluate(
@@ -55,14 +55,14 @@ def evaluate(
 ) -> None:
     """Run what evaluation needs (or nothing, when up to date) and show the metrics."""
     from mlopsctl.cli.render import StageProgress
-    from mlopsctl.core import pipeline
+    from mlopsctl.core.pipeline import run as pipeline
     from mlopsctl.core.project import find_project
 
     project = find_project()
     with _stage_output_on_failure():
         run = pipeline.evaluate(project, rev=rev, on_event=StageProgress(verbose=verbose))
     plots = [str(p.relative_to(project.root)) for p in pipeline.plot_paths(project)]
-    _show_run(run, as_json, plots=plots)
+    _show_run(project, run, as_json, plots=plots)
 
 
 class _stage_output_on_failure:
@@ -72,7 +72,7 @@ class _stage_output_on_failure:
         return None
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        from mlopsctl.core.pipeline import StageFailed
+        from mlopsctl.core.pipeline.run import StageFailed
 
         if isinstance(exc, StageFailed):
             from rich.markup import escape
@@ -83,11 +83,15 @@ class _stage_output_on_failure:
                 err_console().print(f"[dim]|[/] {escape(line)}", soft_wrap=True)
 
 
-def _show_run(run: Any, as_json: bool, plots: list[str] | None = None) -> None:
+def _show_run(project: Any, run: Any, as_json: bool, plots: list[str] | None = None) -> None:
     import json
 
     from mlopsctl.cli.render import metrics_table
     from mlopsctl.console import console
+    from mlopsctl.core.registry.queries import deployed_model
+
+    # the registry's last stage (production by default), when a version holds it
+    deployed = deployed_model(project)
 
     if as_json:
         payload = {
@@ -99,9 +103,7 @@ def _show_run(run: Any, as_json: bool, plots: list[str] | None = None) -> None:
             ],
             "metrics": run.metrics,
             "baseline": {"rev": run.baseline, "metrics": run.baseline_metrics},
-            "deployed": (
-                {"ref": run.deployed, "metrics": run.deployed_metrics} if run.deployed else None
-            ),
+            "deployed": ({"ref": deployed[0], "metrics": deployed[1]} if deployed else None),
             "primary_metric": run.primary_metric,
         }
         if plots is not None:
@@ -115,8 +117,8 @@ def _show_run(run: Any, as_json: bool, plots: list[str] | None = None) -> None:
         out.print(f"experiment [bold]{run.experiment}[/] finished")
     if run.metrics:
         baselines = [(run.baseline, run.baseline_metrics)]
-        if run.deployed:
-            baselines.append((run.deployed, run.deployed_metrics))
+        if deployed:
+            baselines.append(deployed)
         out.print(metrics_table(run.metrics, baselines, run.primary_metric))
     else:
         out.print("no metrics yet")

@@ -155,7 +155,7 @@ def validate_override_types(
 ) -> None:
     """Hydra rejects unknown keys and options; this rejects values of the wrong type
     (`data.test_size=abc`) by comparing each overridden value with the config's own."""
-    from mlopsctl.core.metrics import flatten
+    from mlopsctl.core.pipeline.metrics import flatten
 
     if not overrides:
         return

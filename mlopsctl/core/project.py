@@ -47,7 +47,7 @@ class Project:
         if rev is None:
             text = self.dvc_yaml.read_text(encoding="utf-8")
         else:
-            from mlopsctl.core.vcs import show_file
+            from mlopsctl.core.git import show_file
 
             text = show_file(self.root, rev, self.dvc_yaml.name) or ""
         loaded = yaml.safe_load(text) or {}

@@ -9,16 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlopsctl.core import drift, vcs
-from mlopsctl.core.pipeline import Events
+from mlopsctl.core import git as vcs
+from mlopsctl.core.monitor import drift
+from mlopsctl.core.pipeline.run import Events
 from mlopsctl.core.project import Project
 from mlopsctl.errors import BadInput, CheckFailed, MlopsctlError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlopsctl.core.promote import PromoteResult
-    from mlopsctl.core.schema import ValidationReport
+    from mlopsctl.core.data.schema import ValidationReport
+    from mlopsctl.core.registry.promote import PromoteResult
 
 
 @dataclass
@@ -79,8 +80,11 @@ def retrain(
     on_step: Step = _no_step,
     on_event: Events = _no_event,
 ) -> RetrainResult:
-    from mlopsctl.core import dvcrepo, gates, pipeline, promote, schema
-    from mlopsctl.core.tables import read_table
+    from mlopsctl.core import dvcrepo
+    from mlopsctl.core.data import schema
+    from mlopsctl.core.data.tables import read_table
+    from mlopsctl.core.pipeline import run as pipeline
+    from mlopsctl.core.registry import gates, promote
 
     root = project.root
     start = _preflight(project, stage)
@@ -151,7 +155,7 @@ def retrain(
     # from here on the workspace changes: any failure puts back the starting commit
     try:
         _write(raw, content)
-        from mlopsctl.core.data import add_data
+        from mlopsctl.core.data.versioning import add_data
 
         add_data(root, [raw])
         run = pipeline.train(project, (), experiment=False, on_event=on_event)
@@ -191,8 +195,8 @@ def retrain(
 
 def _preflight(project: Project, stage: str) -> str:
     """The starting commit; the tree must be clean, as a failure resets to it."""
-    from mlopsctl.core import gates
-    from mlopsctl.core.promote import open_registry
+    from mlopsctl.core.registry import gates
+    from mlopsctl.core.registry.promote import open_registry
 
     _, head = open_registry(project.root)
     vcs.require_identity(project.root)
@@ -215,7 +219,7 @@ def _new_raw(
     """The raw file's new rows and bytes; None when appending rows already at its end."""
     import pandas as pd
 
-    from mlopsctl.core.tables import read_table
+    from mlopsctl.core.data.tables import read_table
 
     same_format = raw.name.lower().endswith(".csv") and data.name.lower().endswith(".csv")
     if not append:

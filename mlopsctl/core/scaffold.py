@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlopsctl.core import config, dvcrepo, environment, vcs
+from mlopsctl.core import config, dvcrepo
+from mlopsctl.core import git as vcs
+from mlopsctl.core import python_env as environment
 from mlopsctl.errors import BadInput, EnvironmentProblem
 
 DEFAULT_TEMPLATE = "tabular-classification"
@@ -322,7 +324,7 @@ def write_starting_schema(project: Path) -> None:
     """The starting data's schema at conf/data/default.yaml `schema`, when it names one."""
     import yaml
 
-    from mlopsctl.core.schema import write_schema
+    from mlopsctl.core.data.schema import write_schema
 
     data_cfg = yaml.safe_load((project / "conf" / "data" / "default.yaml").read_text("utf-8"))
     if data_cfg.get("schema"):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from mlopsctl.core.modelref import resolve_model, stage_model
+from mlopsctl.core.model.source import resolve_model, stage_model
 
 
 @pytest.fixture(scope="session")

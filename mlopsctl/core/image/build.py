@@ -33,7 +33,7 @@ from mlopsctl.core.image.layers import (
     write_tree_tar,
 )
 from mlopsctl.core.image.oci import write_image_archive, write_image_manifest
-from mlopsctl.core.modelref import ModelSource, StagedModel, git_output, stage_model
+from mlopsctl.core.model.source import ModelSource, StagedModel, git_output, stage_model
 from mlopsctl.errors import BadInput, EnvironmentProblem
 
 BUILDERS = ("auto", "native", "podman", "buildah", "docker")
@@ -231,7 +231,7 @@ def _params_text(project: Path, commit: str | None) -> str | None:
     if commit is None:
         path = project / "params.yaml"
         return path.read_text(encoding="utf-8") if path.is_file() else None
-    from mlopsctl.core.vcs import show_file
+    from mlopsctl.core.git import show_file
 
     return show_file(project, commit, "params.yaml")
 

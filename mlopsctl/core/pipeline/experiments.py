@@ -1,0 +1,214 @@
+"""Experiments as DVC records them: list, compare, apply, and drop the ones not worth keeping."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlopsctl.core import dvcrepo
+from mlopsctl.core.pipeline.metrics import flatten
+from mlopsctl.core.project import Project
+from mlopsctl.errors import BadInput, EnvironmentProblem
+
+PARAMS_FILE = "params.yaml"
+
+
+@dataclass
+class Experiment:
+    name: str
+    rev: str
+    kind: str  # workspace | baseline | experiment
+    state: str  # success | queued | running | failed
+    baseline: str
+    created: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "rev": self.rev,
+            "kind": self.kind,
+            "state": self.state,
+            "baseline": self.baseline,
+            "created": self.created,
+            "params": self.params,
+            "metrics": self.metrics,
+        }
+
+
+@dataclass
+class Comparison:
+    a: Experiment
+    b: Experiment
+    rows: list[tuple[str, str, Any, Any, bool]]  # (section, key, a, b, changed)
+
+    @property
+    def changed(self) -> list[tuple[str, str, Any, Any, bool]]:
+        return [row for row in self.rows if row[4]]
+
+
+def list_experiments(project: Project, all_commits: bool = False) -> list[Experiment]:
+    """The workspace, its baseline commit(s) and their experiments (`dvc exp show --json`)."""
+    args = ["exp", "show", "--json"] + (["--all-commits"] if all_commits else [])
+    proc = dvcrepo.run_dvc(args, project.root)
+    if proc.returncode != 0:
+        raise EnvironmentProblem(
+            f"dvc exp show failed: {_last_line(proc.stderr or proc.stdout)}",
+            "run `dvc exp show` to see DVC's whole message",
+        )
+    try:
+        records = json.loads(proc.stdout or "[]")
+    except json.JSONDecodeError as exc:
+        raise EnvironmentProblem("dvc exp show printed no JSON", "upgrade dvc (>= 3)") from exc
+    found: list[Experiment] = []
+    for record in records:
+        rev = record.get("rev", "")
+        if rev == "workspace":
+            found.append(
+                _from_data(
+                    "workspace", "workspace", "workspace", "success", "HEAD", record.get("data")
+                )
+            )
+            continue
+        baseline = record.get("name") or rev[:7]
+        found.append(_from_data(baseline, rev, "baseline", "success", baseline, record.get("data")))
+        for exp in record.get("experiments") or []:
+            executor = exp.get("executor") or {}
+            state = str(executor.get("state") or "success")
+            for exp_rev in (exp.get("revs") or [])[:1]:  # the experiment's last checkpoint
+                name = exp.get("name") or exp_rev.get("name") or exp_rev.get("rev", "")[:7]
+                found.append(
+                    _from_data(
+                        name,
+                        exp_rev.get("rev", ""),
+                        "experiment",
+                        state,
+                        baseline,
+                        exp_rev.get("data"),
+                    )
+                )
+    return found
+
+
+def _from_data(
+    name: str, rev: str, kind: str, state: str, baseline: str, data: dict[str, Any] | None
+) -> Experiment:
+    data = data or {}
+    return Experiment(
+        name=name,
+        rev=rev,
+        kind=kind,
+        state=state,
+        baseline=baseline,
+        created=data.get("timestamp"),
+        params=_merge_files(data.get("params") or {}, PARAMS_FILE),
+        metrics=_merge_files(data.get("metrics") or {}, None),
+    )
+
+
+def _merge_files(by_file: dict[str, Any], default_file: str | None) -> dict[str, Any]:
+    """{'params.yaml': {'data': {...}}} -> flat keys; files other than the default (and all
+    files, when there is more than one metrics file) get a 'file:' prefix, as DVC shows."""
+    merged: dict[str, Any] = {}
+    files = [f for f, v in by_file.items() if isinstance(v, dict) and "data" in v]
+    for filename in files:
+        values = flatten(by_file[filename].get("data") or {})
+        unprefixed = filename == default_file or (default_file is None and len(files) == 1)
+        merged.update({(k if unprefixed else f"{filename}:{k}"): v for k, v in values.items()})
+    return merged
+
+
+def find_experiment(project: Project, ref: str, experiments: list[Experiment]) -> Experiment:
+    """By experiment name, 'workspace', baseline name, or (short) rev; else any git revision."""
+    for exp in experiments:
+        if ref in (exp.name, exp.rev) or (len(ref) >= 4 and exp.rev.startswith(ref)):
+            return exp
+    return _from_git_rev(project, ref)
+
+
+def _from_git_rev(project: Project, rev: str) -> Experiment:
+    import dvc.api
+
+    from mlopsctl.core.pipeline.metrics import read_metrics
+
+    with dvcrepo.quiet_dvc():
+        try:
+            params = dvc.api.params_show(repo=str(project.root), rev=rev)
+        except Exception as exc:
+            raise BadInput(
+                f"no experiment or git revision named {rev!r}",
+                "see `mlopsctl exp list` for experiment names",
+            ) from exc
+    return Experiment(
+        name=rev,
+        rev=rev,
+        kind="revision",
+        state="success",
+        baseline=rev,
+        params=flatten(params),
+        metrics=read_metrics(project.root, rev),
+    )
+
+
+def compare(project: Project, a: str, b: str) -> Comparison:
+    experiments = list_experiments(project, all_commits=False)
+    left, right = find_experiment(project, a, experiments), find_experiment(project, b, experiments)
+    rows: list[tuple[str, str, Any, Any, bool]] = []
+    for section, x, y in (
+        ("metric", left.metrics, right.metrics),
+        ("param", left.params, right.params),
+    ):
+        for key in sorted(set(x) | set(y)):
+            rows.append((section, key, x.get(key), y.get(key), x.get(key) != y.get(key)))
+    return Comparison(left, right, rows)
+
+
+def apply(project: Project, name: str) -> None:
+    """Bring an experiment's params and results into the workspace (`dvc exp apply`)."""
+    proc = dvcrepo.run_dvc(["exp", "apply", name], project.root)
+    if proc.returncode != 0:
+        raise BadInput(
+            f"cannot apply {name!r}: {_last_line(proc.stderr or proc.stdout)}",
+            "see `mlopsctl exp list` for experiment names; commit or stash local changes first",
+        )
+
+
+@dataclass
+class GcPlan:
+    keep: list[Experiment]
+    remove: list[Experiment]
+    metric: str
+
+
+def plan_gc(project: Project, keep_best: int) -> GcPlan:
+    """Keep the `keep_best` best finished experiments by the primary metric; drop the rest
+    and every failed one. Queued and running experiments are never touched."""
+    metric = project.primary_metric()
+    experiments = [e for e in list_experiments(project) if e.kind == "experiment"]
+    failed = [e for e in experiments if e.state == "failed"]
+    finished = [e for e in experiments if e.state == "success"]
+    ranked = sorted(finished, key=lambda e: score(e, metric), reverse=True)
+    return GcPlan(keep=ranked[:keep_best], remove=ranked[keep_best:] + failed, metric=metric)
+
+
+def remove(project: Project, experiments: list[Experiment]) -> None:
+    if not experiments:
+        return
+    proc = dvcrepo.run_dvc(["exp", "remove", *[e.name for e in experiments]], project.root)
+    if proc.returncode != 0:
+        raise EnvironmentProblem(
+            f"dvc exp remove failed: {_last_line(proc.stderr or proc.stdout)}",
+            "run `dvc exp remove` by hand to see DVC's whole message",
+        )
+
+
+def score(exp: Experiment, metric: str) -> float:
+    value = exp.metrics.get(metric)
+    return float(value) if isinstance(value, int | float) else float("-inf")
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"

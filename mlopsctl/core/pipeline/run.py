@@ -1,0 +1,416 @@
+"""`mlopsctl train` / `evaluate`: compose the config, then let DVC run the stages.
+
+mlopsctl owns the step DVC skips: `conf/` is composed (with overrides) into `params.yaml`
+before every run, so `params.yaml` is never stale. DVC runs as a subprocess
+(`dvc exp run --no-hydra` for an experiment, `dvc repro` with `--no-exp`), its output
+parsed into stage events; nothing changed means no DVC run at all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from mlopsctl.core import config, dvcrepo
+from mlopsctl.core.pipeline.metrics import read_metrics
+from mlopsctl.core.project import Project
+from mlopsctl.errors import BadInput, CheckFailed, EnvironmentProblem
+
+LOCK_FILE = Path(".dvc") / "tmp" / "mlopsctl.lock"
+
+_RUNNING = re.compile(r"^Running stage '(?P<stage>[^']+)':")
+_SKIPPED = re.compile(r"^Stage '(?P<stage>[^']+)' didn't change, skipping")
+_RESTORED = re.compile(r"^Stage '(?P<stage>[^']+)' is cached - skipping run")
+_FAILED = re.compile(r"^ERROR: failed to reproduce '(?P<stage>[^']+)'")
+_EXPERIMENT = re.compile(r"^Reproducing experiment '(?P<name>[^']+)'")
+_RAN_EXPERIMENT = re.compile(r"^Ran experiment\(s\): (?P<names>.+)$")
+
+
+@dataclass
+class StageEvent:
+    """What the CLI shows as the pipeline runs."""
+
+    kind: Literal["experiment", "start", "cached", "restored", "done", "output", "failed"]
+    stage: str = ""
+    seconds: float | None = None
+    line: str = ""
+
+
+@dataclass
+class StageRun:
+    stage: str
+    status: Literal["ran", "cached", "restored", "failed"]  # restored: from DVC's run-cache
+    seconds: float | None = None
+
+
+@dataclass
+class RunResult:
+    up_to_date: bool
+    params_changed: bool
+    experiment: str | None
+    stages: list[StageRun] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    baseline_metrics: dict[str, Any] = field(default_factory=dict)
+    baseline: str = "HEAD"
+    primary_metric: str = "f1"
+
+
+class StageFailed(CheckFailed):
+    """A stage's command failed; `output` holds what DVC and the stage printed."""
+
+    def __init__(self, stage: str, output: list[str]) -> None:
+        super().__init__(
+            f"stage '{stage}' failed",
+            "fix the error above and run again (the workspace is as DVC left it)",
+        )
+        self.stage = stage
+        self.output = output
+
+
+Events = Callable[[StageEvent], None]
+
+
+def _ignore(event: StageEvent) -> None:
+    return None
+
+
+@contextmanager
+def project_lock(project: Project) -> Iterator[None]:
+    """One mlopsctl run per project at a time; the OS drops the lock if the process dies."""
+    import fcntl
+
+    path = project.root / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            raise EnvironmentProblem(
+                f"another run holds the lock on this project (pid {holder})",
+                "wait for it to finish; the lock goes away when that process ends",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        # a run killed mid-stage leaves DVC's own lock entries behind: no run of ours is
+        # alive now, so entries of dead processes are stale
+        dvcrepo.clear_dead_rwlock_entries(project.root)
+        yield
+    finally:
+        os.close(fd)
+
+
+def prepare_params(project: Project, overrides: list[str] | tuple[str, ...]) -> bool:
+    """Compose and validate the config, then write params.yaml if it changed."""
+    return config.write_params(project.root, config.compose_validated(project.root, overrides))
+
+
+def pipeline_up_to_date(project: Project) -> bool:
+    """DVC's own status, in-process (a `dvc status` subprocess costs as much as a no-op run)."""
+    from dvc.lock import LockError
+
+    try:
+        with dvcrepo.open_repo(project.root) as repo:
+            return not repo.status()
+    except LockError as exc:
+        raise _busy(str(exc)) from exc
+
+
+def train(
+    project: Project,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    name: str | None = None,
+    experiment: bool = True,
+    force: bool = False,
+    on_event: Events = _ignore,
+) -> RunResult:
+    """Compose, then run the whole pipeline unless nothing changed."""
+    with project_lock(project):
+        changed = prepare_params(project, overrides)
+        # `dvc exp run` costs ~2.6x a no-op `dvc repro` even when nothing changed: ask DVC's
+        # status first. `dvc repro` (--no-exp) finds out as cheaply by itself.
+        quick = not force and not changed and name is None and experiment
+        if quick and pipeline_up_to_date(project):
+            return _result(project, up_to_date=True, changed=False, exp=None, stages=[])
+        if experiment:
+            args = ["exp", "run", "--no-hydra"] + (["--name", name] if name else [])
+        else:
+            args = ["repro"]
+        if force:
+            args.append("--force")
+        stages, exp_name = run_stages(project, args, on_event)
+    nothing_ran = all(stage.status == "cached" for stage in stages)
+    return _result(project, up_to_date=nothing_ran, changed=changed, exp=exp_name, stages=stages)
+
+
+def evaluate(
+    project: Project, *, stage: str = "evaluate", rev: str | None = None, on_event: Events = _ignore
+) -> RunResult:
+    """Evaluate the workspace's model: `dvc repro evaluate` (upstream stages only if their
+    inputs changed), or nothing when up to date. params.yaml is used as it is: evaluating
+    must not retrain with a different config."""
+    if rev is not None:
+        read_metrics(project.root, rev)  # an unknown rev fails before anything runs
+    with project_lock(project):
+        if pipeline_up_to_date(project):
+            stages: list[StageRun] = []
+            up_to_date = True
+        else:
+            stages, _ = run_stages(project, ["repro", stage], on_event)
+            up_to_date = False
+    return _result(
+        project,
+        up_to_date=up_to_date,
+        changed=False,
+        exp=None,
+        stages=stages,
+        baseline=rev or "HEAD",
+    )
+
+
+def _result(
+    project: Project,
+    *,
+    up_to_date: bool,
+    changed: bool,
+    exp: str | None,
+    stages: list[StageRun],
+    baseline: str = "HEAD",
+) -> RunResult:
+    return RunResult(
+        up_to_date=up_to_date,
+        params_changed=changed,
+        experiment=exp,
+        stages=stages,
+        metrics=read_metrics(project.root),
+        baseline_metrics=read_metrics(project.root, baseline),
+        baseline=baseline,
+        primary_metric=project.primary_metric(),
+    )
+
+
+def run_stages(
+    project: Project, dvc_args: list[str], on_event: Events, *, tie_to_parent: bool = True
+) -> tuple[list[StageRun], str | None]:
+    """Run dvc, stream its output as stage events; raise StageFailed when a stage fails.
+
+    tie_to_parent: on Linux, dvc gets SIGTERM if mlopsctl dies (kill -9), instead of
+    running on unlocked; needs a preexec hook, which is unsafe with threads (sweeps)."""
+    proc = subprocess.Popen(
+        dvcrepo.dvc_command(dvc_args),
+        cwd=project.root,
+        env=dvcrepo.dvc_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        preexec_fn=_parent_death_signal() if tie_to_parent else None,
+    )
+    stages: list[StageRun] = []
+    output: list[str] = []
+    current: tuple[str, float] | None = None
+    experiment: str | None = None
+    failed: str | None = None
+
+    def finish_current() -> None:
+        nonlocal current
+        if current is not None:
+            seconds = round(time.monotonic() - current[1], 2)
+            stages.append(StageRun(current[0], "ran", seconds))
+            on_event(StageEvent("done", current[0], seconds))
+            current = None
+
+    try:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.rstrip("\n")
+            output.append(line)
+            if m := _RUNNING.match(line):
+                finish_current()
+                current = (m["stage"], time.monotonic())
+                on_event(StageEvent("start", m["stage"]))
+            elif m := _SKIPPED.match(line):
+                finish_current()
+                stages.append(StageRun(m["stage"], "cached"))
+                on_event(StageEvent("cached", m["stage"]))
+            elif m := _RESTORED.match(line):
+                finish_current()
+                stages.append(StageRun(m["stage"], "restored"))
+                on_event(StageEvent("restored", m["stage"]))
+            elif m := _FAILED.match(line):
+                failed = m["stage"]
+                current = None
+                on_event(StageEvent("failed", failed, line=line))
+            elif m := _EXPERIMENT.match(line):
+                experiment = m["name"]
+                on_event(StageEvent("experiment", line=experiment))
+            elif m := _RAN_EXPERIMENT.match(line):
+                experiment = m["names"].strip() or experiment
+            else:
+                on_event(StageEvent("output", current[0] if current else "", line=line))
+        code = proc.wait()
+    except BaseException:
+        # Ctrl-C reaches dvc too (same process group): let it clean up, then go
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise
+    if code != 0:
+        busy = [line for line in output if "Unable to acquire lock" in line or "is busy" in line]
+        if busy and failed is None:
+            raise _busy(busy[0])
+        if failed is None and current is not None:
+            failed = current[0]
+        if failed:
+            stages.append(StageRun(failed, "failed"))
+        raise StageFailed(failed or "(dvc)", output)
+    finish_current()
+    return stages, experiment
+
+
+def _busy(detail: str) -> EnvironmentProblem:
+    return EnvironmentProblem(
+        f"another DVC process holds this project's lock: {detail.splitlines()[0]}",
+        "wait for the other `dvc` run to finish (or end it), then run again",
+    )
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A preexec hook doing only a prctl(PR_SET_PDEATHSIG) call, libc loaded beforehand."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def hook() -> None:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    return hook
+
+
+@dataclass
+class SweepResult:
+    names: list[str]
+    overrides: dict[str, list[str]]
+    primary_metric: str
+    experiments: list[Any]  # core.experiments.Experiment, best first
+    failed: list[str]
+
+
+def sweep(
+    project: Project,
+    overrides: list[str] | tuple[str, ...],
+    *,
+    name: str | None = None,
+    jobs: int = 1,
+    on_event: Events = _ignore,
+) -> SweepResult:
+    """Expand Hydra sweep syntax, validate every combination, then run each as a DVC
+    experiment in its own temporary directory (`dvc exp run --temp`), `jobs` at a time,
+    and rank the results by the primary metric.
+
+    Not DVC's celery queue (`--queue` + `--run-all`): its workers hang after a few
+    experiments (treeverse/dvc#10398, #8165), seen here with two jobs. Each run snapshots
+    the workspace when it starts, so params.yaml is written for one combination, its run
+    started, and the next written only once that run has taken its snapshot."""
+    import secrets
+    import threading
+
+    from mlopsctl.core.files import write_atomic
+    from mlopsctl.core.pipeline import experiments as exps
+
+    combos = config.expand_sweep(overrides)
+    composed = [config.compose_validated(project.root, combo) for combo in combos]
+    prefix = name or f"sweep-{secrets.token_hex(3)}"
+    names = [f"{prefix}-{i}" for i in range(1, len(combos) + 1)]
+    taken = {e.name for e in exps.list_experiments(project)} & set(names)
+    if taken:
+        raise BadInput(
+            f"experiment names already used: {', '.join(sorted(taken))}",
+            "choose another --name, or drop the old ones with `mlopsctl exp gc`",
+        )
+    failures: dict[str, str] = {}
+    slots = threading.Semaphore(max(1, jobs))
+
+    def run_one(exp_name: str, snapshotted: threading.Event) -> None:
+        def events(event: StageEvent) -> None:
+            if event.kind == "experiment":
+                snapshotted.set()
+            elif event.stage:
+                event.stage = f"{exp_name}: {event.stage}"
+            on_event(event)
+
+        try:
+            args = ["exp", "run", "--temp", "--no-hydra", "--name", exp_name]
+            run_stages(project, args, events, tie_to_parent=False)
+        except StageFailed as exc:
+            failures[exp_name] = exc.stage
+        except Exception as exc:  # reported with the others, never lost in a thread
+            failures[exp_name] = str(exc)
+        finally:
+            snapshotted.set()
+            slots.release()
+
+    with project_lock(project):
+        original = project.params_path.read_bytes() if project.params_path.exists() else None
+        threads = []
+        try:
+            for exp_name, params in zip(names, composed, strict=True):
+                slots.acquire()
+                config.write_params(project.root, params)
+                snapshotted = threading.Event()
+                thread = threading.Thread(target=run_one, args=(exp_name, snapshotted))
+                thread.start()
+                threads.append(thread)
+                snapshotted.wait()
+        finally:
+            for thread in threads:
+                thread.join()
+            if original is not None:
+                write_atomic(project.params_path, original)
+    metric = project.primary_metric()
+    found = {e.name: e for e in exps.list_experiments(project) if e.name in names}
+    failed = [n for n in names if n in failures or n not in found or found[n].state != "success"]
+    ranked = sorted(
+        (found[n] for n in names if n in found and n not in failed),
+        key=lambda e: exps.score(e, metric),
+        reverse=True,
+    )
+    return SweepResult(
+        names=names,
+        overrides=dict(zip(names, combos, strict=True)),
+        primary_metric=metric,
+        experiments=ranked,
+        failed=failed,
+    )
+
+
+def plot_paths(project: Project) -> list[Path]:
+    """The plot files the pipeline's stages declare (directories expanded), as they exist."""
+    import yaml
+
+    pipeline = yaml.safe_load(project.dvc_yaml.read_text(encoding="utf-8")) or {}
+    found: list[Path] = []
+    for stage in (pipeline.get("stages") or {}).values():
+        for entry in stage.get("plots") or []:
+            for rel in entry if isinstance(entry, dict) else [entry]:
+                path = project.root / str(rel)
+                if path.is_dir():
+                    found.extend(sorted(p for p in path.rglob("*") if p.is_file()))
+                elif path.is_file():
+                    found.append(path)
+    return found

@@ -1,0 +1,175 @@
+"""The registry's read-only views: `registry list`, `registry history`, `registry lineage`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlopsctl.core import git as vcs
+from mlopsctl.core.pipeline.metrics import read_metrics
+from mlopsctl.core.project import Project
+from mlopsctl.core.registry.gates import load_settings
+from mlopsctl.core.registry.lineage import build_lineage
+from mlopsctl.core.registry.state import (
+    _list_hint,
+    model_state,
+    registration,
+    registry_state,
+    resolve,
+)
+from mlopsctl.core.registry.tags import (
+    ASSIGN,
+    DEPRECATE,
+    DEREGISTER,
+    REGISTER,
+    UNASSIGN,
+    read_tags,
+    record_from_message,
+)
+from mlopsctl.errors import BadInput, EnvironmentProblem
+
+
+def registry_root(start: Path | None = None) -> Path:
+    """The project's root if we are in one, else the git repository's (tags live there)."""
+    from mlopsctl.core.project import find_project
+
+    here = start or Path.cwd()
+    try:
+        return find_project(here).root
+    except EnvironmentProblem:
+        return vcs.toplevel(here)
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    name: str
+    latest: str | None
+    stages: dict[str, str | None]
+    declared: bool  # in the workspace's dvc.yaml `artifacts:`
+
+
+@dataclass(frozen=True)
+class Listing:
+    stages: list[str]
+    models: list[ModelSummary]
+
+
+def list_registry(start: Path | None = None) -> Listing:
+    """Every model with tags or declared in dvc.yaml; its latest version; each stage's holder."""
+    from mlopsctl.core.project import Project
+
+    root = registry_root(start)
+    project = Project(root)
+    declared = set(project.artifacts()) if project.dvc_yaml.is_file() else set()
+    states = registry_state(root)
+    stages = list(load_settings(root, project.primary_metric()).stages)
+    stages += sorted({s for state in states.values() for s in state.stages} - set(stages))
+    models = [
+        ModelSummary(
+            name=name,
+            latest=states[name].latest if name in states else None,
+            stages={s: states[name].stages.get(s) if name in states else None for s in stages},
+            declared=name in declared,
+        )
+        for name in sorted(set(states) | declared)
+    ]
+    return Listing(stages, models)
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    time: int
+    event: str  # registration, deregistration, assignment, unassignment, rollback, deprecation
+    version: str | None
+    stage: str | None
+    tag: str
+    commit: str
+    author: str
+    author_email: str
+    reason: str | None
+    forced: bool
+    failed_gates: list[str]
+
+
+_EVENT_NAMES = {
+    REGISTER: "registration",
+    DEREGISTER: "deregistration",
+    ASSIGN: "assignment",
+    UNASSIGN: "unassignment",
+    DEPRECATE: "deprecation",
+}
+
+
+def model_history(name: str, start: Path | None = None) -> list[HistoryEvent]:
+    """A model's events, oldest first, with the reasons recorded in mlopsctl's tags."""
+
+    root = registry_root(start)
+    state = model_state(name, read_tags(root, artifact=name))
+    if not state.events:
+        raise BadInput(f"unknown model {name!r}: it has no registry tags", _list_hint(root))
+    events = []
+    for tag in state.events:
+        record = record_from_message(tag.message) or {}
+        event = _EVENT_NAMES.get(tag.action, tag.action)
+        if record.get("action") == "rollback":
+            event = "rollback"
+        version = tag.version or state.version_at(tag.commit) or tag.commit
+        events.append(
+            HistoryEvent(
+                time=tag.time,
+                event=event,
+                version=version,
+                stage=tag.stage,
+                tag=tag.tag,
+                commit=tag.commit,
+                author=tag.author,
+                author_email=tag.author_email,
+                reason=record.get("reason"),
+                forced=bool(record.get("forced")),
+                failed_gates=list(record.get("failed_gates") or []),
+            )
+        )
+    return events
+
+
+def version_lineage(ref: str, start: Path | None = None) -> dict[str, Any]:
+    """The lineage of `NAME@vX.Y.Z` or `NAME#STAGE`: as recorded in its registration tag,
+    else (a version registered by another tool) as read from its commit."""
+    from mlopsctl.core.project import Project
+
+    root = registry_root(start)
+    resolved = resolve(root, ref)
+    tag = registration(resolved.state, resolved.version)
+    record = record_from_message(tag.message) if tag else None
+    if record is not None:
+        record.update(source=f"tag {tag.tag}" if tag else "tag")
+    else:
+        declared = Project(root).artifacts(resolved.commit).get(resolved.name) or {}
+        record = build_lineage(
+            root, resolved.name, str(declared.get("path", "")), resolved.commit
+        ).to_dict()
+        record.update(source=f"read from commit {resolved.commit[:8]} (no mlopsctl record)")
+    record.update(artifact=resolved.name, version=resolved.version, stage=resolved.stage)
+    if tag is not None:
+        record.setdefault("by", f"{tag.author} <{tag.author_email}>")
+        record.setdefault("at", tag.time)
+    return record
+
+
+def deployed_model(project: Project) -> tuple[str, dict[str, Any]] | None:
+    """`NAME#STAGE (vX.Y.Z)` and the metrics of the version holding the project's last
+    promotion stage, or None without a registry (one `git for-each-ref`, no DVC)."""
+    names = list(project.artifacts())
+    if not names:
+        return None
+    tags = read_tags(project.root, artifact=names[0], messages=False)
+    if not tags:
+        return None
+    stage = load_settings(project.root, project.primary_metric()).stages[-1]
+    state = model_state(names[0], tags)
+    version = state.stages.get(stage)
+    if version is None:
+        return None
+    commit = state.versions.get(version, version)
+    return f"{names[0]}#{stage} ({version})", read_metrics(project.root, commit)
