@@ -31,7 +31,9 @@ def train(
     project = find_project()
     progress = StageProgress(verbose=verbose)
     if queue:
-        result = pipeline.sweep(project, overrides or [], name=name, jobs=jobs, on_event=progress)
+        from mlopsctl.core.pipeline.sweep import sweep
+
+        result = sweep(project, overrides or [], name=name, jobs=jobs, on_event=progress)
         _show_sweep(result, as_json)
         return
     with _stage_output_on_failure():
