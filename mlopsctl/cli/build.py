@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from mlopsctl.cli import options
 from mlopsctl.cli.serve import MODEL_REF_HELP
 
 
@@ -37,7 +38,7 @@ def build(
     context_only: Path = typer.Option(
         None, "--context-only", help="Only write the build context to this new folder."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print what was built as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """Build a container image that serves the model (reproducible: same inputs, same digest)."""
     import json

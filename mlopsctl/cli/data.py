@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from mlopsctl.cli import options
+
 if TYPE_CHECKING:
     from mlopsctl.core.data.schema import ValidationReport
 
@@ -36,7 +38,7 @@ def _progress(as_json: bool) -> bool:
 @app.command("add")
 def add(
     paths: list[Path] = typer.Argument(..., help="Files or folders to track.", show_default=False),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """Track files or folders with DVC and stage their .dvc pointers in git."""
     from dataclasses import asdict
@@ -60,7 +62,7 @@ def add(
 @app.command("status")
 def status(
     remote: str = typer.Option(None, "--remote", "-r", help=REMOTE_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """What changed in the workspace, and what the remote does not have yet."""
     from dataclasses import asdict
@@ -100,7 +102,7 @@ def status(
 @app.command("push")
 def push(
     remote: str = typer.Option(None, "--remote", "-r", help=REMOTE_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """Upload the project's data (and cached pipeline outputs) to the DVC remote."""
     from dataclasses import asdict
@@ -123,7 +125,7 @@ def push(
 @app.command("pull")
 def pull(
     remote: str = typer.Option(None, "--remote", "-r", help=REMOTE_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """Download the project's data (and pushed pipeline outputs) from the DVC remote."""
     from dataclasses import asdict
@@ -153,8 +155,8 @@ def pull(
 def schema(
     path: Path = typer.Argument(..., help="CSV or Parquet dataset.", show_default=False),
     name: str = typer.Option(None, "--name", help="Schema name (default: the file's stem)."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing schema."),
-    as_json: bool = typer.Option(False, "--json", help="Print the schema as JSON."),
+    force: options.Overwrite = False,
+    as_json: options.Json = False,
 ) -> None:
     """Infer a tightened pandera schema and write it to data/schemas/NAME.yaml."""
     from mlopsctl.console import console
@@ -187,7 +189,7 @@ def validate(
         None, "--schema", help="Schema YAML (default: the one in data/schemas/ for PATH)."
     ),
     report: Path = typer.Option(None, "--report", help="Also write the result as JSON here."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """Check data against its schema: every failure at once; exit 1 if any."""
     import json
@@ -250,9 +252,9 @@ def profile(
     output: Path = typer.Option(
         None, "--output", "-o", help="Where to save the JSON (default: reports/profiles/STEM.json)."
     ),
-    force: bool = typer.Option(False, "--force", help="Replace a file that is not a profile."),
-    as_json: bool = typer.Option(False, "--json", help="Print the profile as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only save it; print nothing."),
+    force: options.Overwrite = False,
+    as_json: options.Json = False,
+    quiet: options.Quiet = False,
 ) -> None:
     """Per-column statistics, shown as a table and saved as JSON (drift's reference)."""
     from mlopsctl.console import console

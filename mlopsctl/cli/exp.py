@@ -6,13 +6,15 @@ from typing import Any
 
 import typer
 
+from mlopsctl.cli import options
+
 app = typer.Typer(help="Experiments: list, compare, apply, clean up.", no_args_is_help=True)
 
 
 @app.command("list")
 def list_(
     all_commits: bool = typer.Option(False, "--all-commits", "-A", help="Every commit's."),
-    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """The workspace, its baseline and their experiments, with metrics and changed params."""
     import json
@@ -56,7 +58,7 @@ def compare(
     a: str = typer.Argument(..., help="Experiment name, rev, 'workspace' or git revision."),
     b: str = typer.Argument(..., help="Experiment name, rev, 'workspace' or git revision."),
     all_rows: bool = typer.Option(False, "--all", help="Also show unchanged params."),
-    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """Params and metrics of A and B side by side; changed values highlighted."""
     import json
@@ -120,7 +122,7 @@ def apply(name: str = typer.Argument(..., help="Experiment to bring into the wor
 def gc(
     keep: int = typer.Option(5, "--keep", min=0, help="How many of the best to keep."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Remove them (default: only show)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """Drop experiments not worth keeping: all but the --keep best by the primary metric,
     and every failed one. A dry run unless --yes."""

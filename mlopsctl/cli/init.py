@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from mlopsctl.cli import options
+
 
 def init(
     path: Path = typer.Argument(..., help="Folder to create the project in.", show_default=False),
@@ -27,7 +29,7 @@ def init(
         "--run",
         help="Also run the pipeline once and commit the baseline model's dvc.lock and metrics.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """Scaffold a project: git + DVC + Hydra + pipeline + tests + pre-commit + CI."""
     import json

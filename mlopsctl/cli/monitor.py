@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from mlopsctl.cli import options
+
 if TYPE_CHECKING:
     from mlopsctl.core.monitor.drift import DriftResult
 
@@ -52,7 +54,7 @@ def drift(
     report: Path = typer.Option(
         None, "--report", help="Write DIR/drift.html and PNG histograms of drifted columns."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """Compare current data with the training data, column by column. Exit 1 on dataset drift."""
     import json

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from mlopsctl.cli import options
+
 if TYPE_CHECKING:
     from mlopsctl.core.registry.gates import GateResult
 
@@ -29,7 +31,7 @@ def promote(
     ),
     reason: str = typer.Option(None, "--reason", help="Why: recorded in the tag message."),
     push: bool = typer.Option(False, "--push", help="Push the new tags to the git remote."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """Run the quality gates, then register the version (if new) and assign the stage."""
     import json
@@ -83,7 +85,7 @@ def rollback(
     reason: str = typer.Option(None, "--reason", help="Why: recorded in the tag message."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would happen; write no tag."),
     push: bool = typer.Option(False, "--push", help="Push the new tag to the git remote."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """Put the stage's previous holder back (a new assignment tag; history is kept)."""
     import json

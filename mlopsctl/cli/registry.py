@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from mlopsctl.cli import options
+
 registry_app = typer.Typer(
     help="Read the model registry (GTO-format git tags).", no_args_is_help=True
 )
@@ -11,7 +13,7 @@ registry_app = typer.Typer(
 
 @registry_app.command("list")
 def list_models(
-    as_json: bool = typer.Option(False, "--json", help="Print the registry as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """Each model, its latest version, and the version each stage holds."""
     import json
@@ -43,7 +45,7 @@ def list_models(
 @registry_app.command("history")
 def history(
     name: str = typer.Argument(..., help="Model name.", show_default=False),
-    as_json: bool = typer.Option(False, "--json", help="Print the events as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """Every registration, assignment and rollback: when, who, why."""
     import json
@@ -80,7 +82,7 @@ def history(
 @registry_app.command("lineage")
 def lineage(
     ref: str = typer.Argument(..., help="NAME@vX.Y.Z or NAME#STAGE.", show_default=False),
-    as_json: bool = typer.Option(False, "--json", help="Print the lineage as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """What made a version: commit, data hashes, params, metrics, model hash."""
     import json

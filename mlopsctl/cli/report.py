@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from mlopsctl.cli import options
+
 
 def report(
     output: Path = typer.Option(
@@ -14,7 +16,7 @@ def report(
     rev: str = typer.Option(
         "HEAD", "--rev", help="Compare the workspace's metrics with this commit or experiment."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the files and metrics as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """Write a Markdown report (for CI) and an offline HTML page: metrics, params, plots."""
     import json

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from mlopsctl.cli import options
+
 
 def reproduce(
     ref: str = typer.Argument(..., help="NAME@vX.Y.Z or NAME#STAGE.", show_default=False),
-    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """Rebuild a registered model from scratch in a temporary worktree and compare it."""
     import json

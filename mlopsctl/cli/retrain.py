@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from mlopsctl.cli import options
+
 if TYPE_CHECKING:
     from mlopsctl.core.retrain import RetrainResult, RetrainStep
 
@@ -21,7 +23,7 @@ def retrain(
         False, "--if-drift", help="Go on only if the new data drifted from the training data."
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the stages' output."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: options.Json = False,
 ) -> None:
     """Bring in new data, validate, train, commit and promote through the gates — all or
     nothing (for cron and CI)."""

@@ -6,6 +6,8 @@ from typing import Any
 
 import typer
 
+from mlopsctl.cli import options
+
 
 def train(
     overrides: list[str] = typer.Argument(
@@ -20,8 +22,8 @@ def train(
         False, "--no-exp", help="Run `dvc repro` in the workspace instead of an experiment."
     ),
     force: bool = typer.Option(False, "--force", "-f", help="Run every stage even if unchanged."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the stages' own output."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    verbose: options.Verbose = False,
+    as_json: options.Json = False,
 ) -> None:
     """Compose conf/ with OVERRIDES into params.yaml and run prepare -> train -> evaluate."""
     from mlopsctl.cli.render import StageProgress
@@ -52,8 +54,8 @@ def evaluate(
     rev: str = typer.Option(
         None, "--rev", help="Compare with this git revision or experiment (default: HEAD)."
     ),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the stages' own output."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    verbose: options.Verbose = False,
+    as_json: options.Json = False,
 ) -> None:
     """Run what evaluation needs (or nothing, when up to date) and show the metrics."""
     from mlopsctl.cli.render import StageProgress

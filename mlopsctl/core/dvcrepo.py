@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from mlopsctl.core.proc import Completed
 from mlopsctl.errors import EnvironmentProblem
 
 if TYPE_CHECKING:
@@ -136,17 +136,11 @@ def add_and_push(root: Path, targets: Sequence[str]) -> dict[str, Any]:
     return {"pushed": pushed}
 
 
-def run_dvc(args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_dvc(args: Sequence[str], cwd: Path) -> Completed:
     """Run `dvc ARGS` as a subprocess (DVC's own lock, logging and Ctrl-C), output captured."""
-    return subprocess.run(
-        dvc_command(args),
-        cwd=cwd,
-        env=dvc_env(),
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    from mlopsctl.core import proc
+
+    return proc.run(dvc_command(args), cwd=cwd, env=dvc_env())
 
 
 def push_all(root: Path) -> int:

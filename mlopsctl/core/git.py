@@ -1,9 +1,15 @@
-"""git: the few operations mlopsctl needs, with errors a user can act on."""
+"""git: the few operations mlopsctl needs, with errors a user can act on.
+
+Every git command goes through GitPython's command runner (`git.cmd.Git`, in the folder
+given) in `_execute`; its failures become our errors here and nowhere else. Commands are
+plumbing with stable output (`for-each-ref`, `mktag`, `update-ref --stdin`): identity
+errors stay git's own, and a ref transaction stays atomic."""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from mlopsctl.errors import EnvironmentProblem
@@ -25,12 +31,9 @@ def require_git() -> str:
 
 def require_identity(cwd: Path) -> None:
     """git commit needs an author and a committer; check before doing any work."""
-    git = require_git()
     for var in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
-        proc = subprocess.run(
-            [git, "var", var], cwd=cwd, capture_output=True, text=True, check=False
-        )
-        if proc.returncode != 0:
+        status, _, _ = _execute(cwd, ["var", var])
+        if status != 0:
             raise EnvironmentProblem(
                 "git does not know who you are (no user.name / user.email)", IDENTITY_HINT
             )
@@ -38,9 +41,8 @@ def require_identity(cwd: Path) -> None:
 
 def init_repository(path: Path) -> None:
     """`git init`, on branch `main` unless the user configured init.defaultBranch."""
-    git = require_git()
     configured = (git_ok(path, "config", "--get", "init.defaultBranch") or "").strip()
-    cmd = [git, "init", "--quiet"]
+    cmd = ["init", "--quiet"]
     if not configured:
         cmd.append("--initial-branch=main")
     _run(cmd, path)
@@ -48,23 +50,33 @@ def init_repository(path: Path) -> None:
 
 def commit_all(path: Path, message: str) -> str:
     """Stage everything (respecting .gitignore) and commit; return the commit sha."""
-    git = require_git()
-    _run([git, "add", "--all"], path)
-    _run([git, "commit", "--quiet", "--no-verify", "-m", message], path)
-    return _run([git, "rev-parse", "HEAD"], path).strip()
+    _run(["add", "--all"], path)
+    _run(["commit", "--quiet", "--no-verify", "-m", message], path)
+    return _run(["rev-parse", "HEAD"], path).strip()
+
+
+def commit_tracked(root: Path, message: str) -> str:
+    """Commit every change to tracked files (`git add --update`), skipping hooks (mlopsctl
+    ran their checks itself); return the commit sha."""
+    _run(["add", "--update"], root)
+    _run(["commit", "--quiet", "--no-verify", "-m", message], root)
+    return _run(["rev-parse", "HEAD"], root).strip()
 
 
 def git(root: Path, *args: str, stdin: str | None = None) -> str:
     """`git ARGS` in `root`; its stdout, or EnvironmentProblem with git's last line."""
-    return _run([require_git(), *args], root, stdin)
+    return _run(list(args), root, stdin)
 
 
 def git_ok(root: Path, *args: str) -> str | None:
     """`git ARGS` when failing is an answer (no such ref, no such file): stdout or None."""
-    proc = subprocess.run(
-        [require_git(), *args], cwd=root, capture_output=True, text=True, check=False
-    )
-    return proc.stdout if proc.returncode == 0 else None
+    status, out, _ = _execute(root, args)
+    return out if status == 0 else None
+
+
+def output(root: Path, *args: str) -> str:
+    """git's stdout, stripped; "" when git fails (an unknown rev, no remote)."""
+    return (git_ok(root, *args) or "").strip()
 
 
 def toplevel(start: Path) -> Path:
@@ -105,48 +117,71 @@ def remote_names(root: Path) -> list[str]:
 
 def committer_ident(root: Path) -> str:
     """`Name <email> seconds tz` as git would write it now (honours GIT_COMMITTER_*)."""
-    proc = subprocess.run(
-        [require_git(), "var", "GIT_COMMITTER_IDENT"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
+    status, out, _ = _execute(root, ["var", "GIT_COMMITTER_IDENT"])
+    if status != 0:
         raise EnvironmentProblem(
             "git does not know who you are (no user.name / user.email)", IDENTITY_HINT
         )
-    return proc.stdout.strip()
+    return out.strip()
 
 
-def _run(cmd: list[str], cwd: Path, stdin: str | None = None) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False, input=stdin)
-    if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        reason = detail[-1] if detail else f"exit code {proc.returncode}"
-        if "tell me who you are" in proc.stderr or "unable to auto-detect" in proc.stderr:
+def _execute(cwd: Path, args: Sequence[str], stdin: str | None = None) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `git ARGS` in `cwd`, run by GitPython."""
+    from git.cmd import Git
+    from git.exc import GitCommandNotFound
+
+    git = require_git()
+    with tempfile.TemporaryFile() as stream:
+        if stdin is not None:
+            stream.write(stdin.encode())
+            stream.seek(0)
+        try:
+            status, out, err = Git(str(cwd)).execute(
+                [git, *args],
+                istream=stream if stdin is not None else None,
+                with_extended_output=True,
+                with_exceptions=False,
+                strip_newline_in_stdout=False,
+            )
+        except GitCommandNotFound as exc:
+            raise EnvironmentProblem(
+                f"git cannot run in {cwd}: {exc}", "check that it exists"
+            ) from exc
+    return int(status or 0), str(out), str(err)
+
+
+def _run(args: list[str], cwd: Path, stdin: str | None = None) -> str:
+    """`git ARGS`' stdout, or an EnvironmentProblem with git's last line."""
+    from mlopsctl.core.proc import output_tail
+
+    status, out, err = _execute(cwd, args, stdin)
+    if status != 0:
+        if "tell me who you are" in err or "unable to auto-detect" in err:
             raise EnvironmentProblem(
                 "git does not know who you are (no user.name / user.email)", IDENTITY_HINT
             )
-        raise EnvironmentProblem(f"`{' '.join(cmd[1:3])}` failed: {reason}", "see git's message")
-    return proc.stdout
+        reason = output_tail(err) or output_tail(out) or f"exit code {status}"
+        raise EnvironmentProblem(
+            f"`git {' '.join(args[:2])}` failed: {reason}", "see git's message"
+        )
+    return out
 
 
 def tracked_files(root: Path, paths: list[str]) -> list[str]:
     """The files under `paths` (relative to `root`) that git tracks."""
     if not paths:
         return []
-    out = _run([require_git(), "ls-files", "-z", "--", *paths], root)
+    out = _run(["ls-files", "-z", "--", *paths], root)
     return [p for p in out.split("\0") if p]
 
 
 def staged_files(root: Path) -> list[str]:
     """Files added, copied, modified or renamed in the index (what the next commit holds)."""
-    out = _run([require_git(), "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR"], root)
+    out = _run(["diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR"], root)
     return [p for p in out.split("\0") if p]
 
 
 def stage(root: Path, paths: list[str]) -> None:
     """`git add` these paths (relative to `root`)."""
     if paths:
-        _run([require_git(), "add", "--", *paths], root)
+        _run(["add", "--", *paths], root)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 
+from mlopsctl.core import proc
 from mlopsctl.errors import EnvironmentProblem
 
 # what the generated project's stages and tests import, by import name
@@ -25,13 +25,13 @@ def require_project_python(modules: tuple[str, ...] = PROJECT_MODULES) -> str:
         f"missing = [m for m in {list(modules)!r} if importlib.util.find_spec(m) is None]\n"
         "print(' '.join(missing))\n"
     )
-    proc = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
+    probed = proc.run([python, "-c", probe])
+    if not probed.ok:
         raise EnvironmentProblem(
-            f"`{python}` does not run: {proc.stderr.strip().splitlines()[-1:]}",
+            f"`{python}` does not run: {probed.tail()}",
             "activate a working Python environment (python -m venv .venv && . .venv/bin/activate)",
         )
-    missing = proc.stdout.split()
+    missing = probed.stdout.split()
     if missing:
         raise EnvironmentProblem(
             f"`{python}` cannot import {', '.join(missing)}, which the project's stages need",

@@ -165,16 +165,9 @@ def retrain(
         step("train", "done", shown)
         pushed = dvcrepo.push_all(root)
         step("push", "done", f"{pushed} files to the DVC remote")
-        vcs.git(root, "add", "--update")
-        vcs.git(
-            root,
-            "commit",
-            "--quiet",
-            "--no-verify",
-            "-m",
-            f"Retrain on {data.name} ({how.replace(' to ', ' ')}): {shown}",
+        result.commit = vcs.commit_tracked(
+            root, f"Retrain on {data.name} ({how.replace(' to ', ' ')}): {shown}"
         )
-        result.commit = vcs.head_commit(root)
         step("commit", "done", (result.commit or "")[:8])
         settings = gates.load_settings(root, project.primary_metric())
         result.promotion = promote.promote(
@@ -277,10 +270,9 @@ def _restore(root: Path, start: str) -> None:
     from mlopsctl.core.dvcrepo import run_dvc
 
     vcs.git(root, "reset", "--quiet", "--hard", start)
-    proc = run_dvc(["checkout", "--force", "--quiet"], root)
-    if proc.returncode != 0:
+    checkout = run_dvc(["checkout", "--force", "--quiet"], root)
+    if not checkout.ok:
         raise CheckFailed(
-            "retrain failed and `dvc checkout` could not restore the data: "
-            + (proc.stderr.strip().splitlines() or ["?"])[-1],
+            "retrain failed and `dvc checkout` could not restore the data: " + checkout.tail(),
             "run `dvc checkout --force` in the project",
         )

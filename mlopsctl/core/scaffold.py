@@ -226,11 +226,10 @@ def init_project(
 
 
 def _run_baseline(project: Path) -> None:
-    proc = dvcrepo.run_dvc(["repro"], project)
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+    repro = dvcrepo.run_dvc(["repro"], project)
+    if not repro.ok:
         raise EnvironmentProblem(
-            "the template's pipeline failed: " + " / ".join(tail),
+            "the template's pipeline failed: " + repro.tail(3),
             "run without --run to get the project, then `dvc repro` in it to see the whole error",
         )
     dvcrepo.push_all(project)
@@ -365,16 +364,14 @@ def _move_into_place(staging: Path, dest: Path) -> None:
 
 
 def _install_hooks(project: Path) -> tuple[bool, str | None]:
-    import subprocess
+    from mlopsctl.core import proc
 
-    pre_commit = shutil.which("pre-commit")
+    pre_commit = proc.which("pre-commit")
     if pre_commit is None:
         return False, "pre-commit is not installed: hooks not set up (pip install pre-commit)"
-    proc = subprocess.run(
-        [pre_commit, "install"], cwd=project, capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        return False, f"`pre-commit install` failed: {proc.stderr.strip() or proc.stdout.strip()}"
+    installed = proc.run([pre_commit, "install"], cwd=project)
+    if not installed.ok:
+        return False, f"`pre-commit install` failed: {installed.tail()}"
     return True, None
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from mlopsctl.core import proc
 from mlopsctl.core.image.layers import GZIP_MEDIA_TYPE, TAR_MEDIA_TYPE, Blob, compress_layer
 from mlopsctl.errors import BadInput, EnvironmentProblem
 
@@ -275,11 +275,10 @@ def _saved_image(ref: str) -> Iterator[Path]:
         problems = []
         for tool, cmd in tried:
             out.unlink(missing_ok=True)
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if proc.returncode == 0:
+            fetched = proc.run(cmd)
+            if fetched.ok:
                 break
-            detail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            problems.append(f"{tool}: {detail[0]}")
+            problems.append(f"{tool}: {fetched.tail()}")
         else:
             raise EnvironmentProblem(
                 f"cannot get the base image {ref!r}: {'; '.join(problems)}",

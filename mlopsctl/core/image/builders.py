@@ -7,12 +7,12 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlopsctl.core import proc
 from mlopsctl.core.image.base import BaseImage
 from mlopsctl.core.image.context import LAYERS, image_config, link_tree_file
 from mlopsctl.core.image.layers import (
@@ -22,6 +22,7 @@ from mlopsctl.core.image.layers import (
     write_tree_tar,
 )
 from mlopsctl.core.image.oci import write_image_archive, write_image_manifest
+from mlopsctl.core.proc import output_tail
 from mlopsctl.errors import BadInput, EnvironmentProblem
 
 BUILDERS = ("auto", "native", "podman", "buildah", "docker")
@@ -52,15 +53,9 @@ def pick_builder(builder: str) -> str:
 def _check_docker_daemon() -> None:
     """The docker client talks to a daemon (DOCKER_HOST, or the current docker context)."""
     try:
-        proc = subprocess.run(
-            ["docker", "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-        problem = _last_line(proc.stderr) if proc.returncode != 0 else ""
-    except subprocess.TimeoutExpired:
+        answer = proc.run(["docker", "version", "--format", "{{.Server.Version}}"], timeout=60)
+        problem = "" if answer.ok else output_tail(answer.stderr)
+    except EnvironmentProblem:
         problem = "it did not answer within 60 s"
     if problem:
         raise EnvironmentProblem(
@@ -68,14 +63,6 @@ def _check_docker_daemon() -> None:
             "start it, or point DOCKER_HOST at one (podman system service serves the Docker "
             "API: see docs/build.md), or use --builder native or --builder podman",
         )
-
-
-def _last_line(text: str) -> str:
-    """The last line that says something: not the usage and "Run 'docker X --help'" that
-    docker ends its errors with."""
-    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
-    said = [ln for ln in lines if not ln.startswith(("Run '", "See '", "Usage:"))]
-    return (said or lines or [""])[-1]
 
 
 def native_build(
@@ -132,19 +119,13 @@ def tool_build(
         result.tag,
         str(result.context),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        detail = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()][-1:]
+    built = proc.run(cmd)
+    if not built.ok:
         raise EnvironmentProblem(
-            f"{builder} could not build the image: {detail[0] if detail else proc.returncode}",
+            f"{builder} could not build the image: {built.tail()}",
             f"rerun with --builder native, or see `{' '.join(cmd[:4])} ...` output",
         )
-    inspect = subprocess.run(
-        [builder, "inspect", "--format", "{{.Digest}}", result.tag],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    inspect = proc.run([builder, "inspect", "--format", "{{.Digest}}", result.tag])
     result.digest = inspect.stdout.strip() or None
     if output is not None:
         tmp = output.with_name(f".{output.name}.tmp")
@@ -152,10 +133,10 @@ def tool_build(
         # v2s2: a docker manifest inside the oci-archive, or the push converts the image to
         # OCI and `podman load` of the file drops HEALTHCHECK again
         push = [builder, "push", "--format", "v2s2", result.tag, f"oci-archive:{tmp}:{result.tag}"]
-        saved = subprocess.run(push, capture_output=True, text=True, check=False)
-        if saved.returncode != 0:
+        saved = proc.run(push)
+        if not saved.ok:
             tmp.unlink(missing_ok=True)
-            raise EnvironmentProblem(f"{builder} could not save the image: {saved.stderr.strip()}")
+            raise EnvironmentProblem(f"{builder} could not save the image: {saved.tail()}")
         # the push compresses the layers anew: the file's manifest is not the local one
         digest, result.image_id = _archive_digests(tmp)
         result.digest = digest or result.digest
@@ -206,20 +187,18 @@ def docker_build(
 
 
 def _docker(args: list[str], failure: str, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(["docker", *args], capture_output=True, text=True, env=env, check=False)
-    if proc.returncode != 0:
-        detail = _last_line(proc.stderr) or _last_line(proc.stdout) or f"exit {proc.returncode}"
+    done = proc.run(["docker", *args], env=env)
+    if not done.ok:
         raise EnvironmentProblem(
-            f"docker {failure}: {detail}",
+            f"docker {failure}: {done.tail()}",
             f"run `docker {args[0]} ...` by hand for its whole output, or use --builder native "
             "or podman",
         )
-    return proc.stdout
+    return done.stdout
 
 
 def _docker_has_buildx() -> bool:
-    proc = subprocess.run(["docker", "buildx", "version"], capture_output=True, check=False)
-    return proc.returncode == 0
+    return proc.run(["docker", "buildx", "version"]).ok
 
 
 def _archive_digests(path: Path) -> tuple[str | None, str | None]:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlopsctl.core import git as vcs
 from mlopsctl.core.files import write_atomic
 from mlopsctl.core.image.base import BaseImage
 from mlopsctl.core.image.deps import (
@@ -19,7 +20,7 @@ from mlopsctl.core.image.layers import (
     APP_GID,
     APP_UID,
 )
-from mlopsctl.core.model.source import ModelSource, StagedModel, git_output
+from mlopsctl.core.model.source import ModelSource, StagedModel
 
 PORT = 8080
 
@@ -52,7 +53,7 @@ def source_date_epoch(source: ModelSource) -> int:
         return int(os.environ["SOURCE_DATE_EPOCH"])
     if source.project is None:
         return 0
-    when = git_output(source.project, "show", "-s", "--format=%ct", source.commit or "HEAD")
+    when = vcs.output(source.project, "show", "-s", "--format=%ct", source.commit or "HEAD")
     return int(when) if when.isdigit() else 0
 
 
@@ -75,10 +76,10 @@ def image_labels(source: ModelSource, staged: StagedModel, epoch: int) -> dict[s
     }
     if source.project is not None:
         rev = source.commit or "HEAD"
-        commit = git_output(source.project, "rev-parse", f"{rev}^{{commit}}")
+        commit = vcs.output(source.project, "rev-parse", f"{rev}^{{commit}}")
         if commit:
             labels["org.opencontainers.image.revision"] = commit
-        remote = git_output(source.project, "config", "--get", "remote.origin.url")
+        remote = vcs.output(source.project, "config", "--get", "remote.origin.url")
         if remote:
             labels["org.opencontainers.image.source"] = remote
         params = _params_text(source.project, source.commit)

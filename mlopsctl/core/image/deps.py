@@ -9,13 +9,13 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from mlopsctl.core import proc
 from mlopsctl.errors import EnvironmentProblem
 
 # what mlopsctl.serving imports besides the standard library and the model's own modules
@@ -213,12 +213,10 @@ def prepare_dependencies(
 
 def _pip(args: list[str]) -> None:
     cmd = [sys.executable, "-m", "pip", *args, "--quiet", "--disable-pip-version-check"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
+    done = proc.run(cmd)
+    if not done.ok:
         raise EnvironmentProblem(
-            f"pip {args[0]} of the image's dependencies failed: "
-            f"{lines[-1] if lines else proc.returncode}",
+            f"pip {args[0]} of the image's dependencies failed: {done.tail()}",
             "check that PyPI (or your index, PIP_INDEX_URL) is reachable and has Linux wheels "
             "of these versions",
         )
@@ -239,7 +237,7 @@ def _compile(site: Path) -> None:
         "unchecked-hash",
         str(site),
     ]
-    subprocess.run(cmd, env=env, capture_output=True, check=False)
+    proc.run(cmd, env=env)
 
 
 def cyclonedx_sbom(pins: dict[str, str], wheels: Path, key: str) -> dict[str, object]:

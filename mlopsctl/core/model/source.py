@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlopsctl.core import git as vcs
 from mlopsctl.core.files import write_atomic
 from mlopsctl.errors import BadInput, EnvironmentProblem
 
@@ -88,7 +89,7 @@ def resolve_model(ref: str | None, rev: str | None, cwd: Path) -> ModelSource:
             found.name, found.version, project.root, found.commit, MODELS_DIR, found.stage
         )
     if rev is not None:
-        commit = git_output(project.root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+        commit = vcs.output(project.root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
         if not commit:
             raise BadInput(
                 f"no git revision {rev!r} in {project.root}", "use a commit, branch or tag"
@@ -190,10 +191,3 @@ def _read_files(source: ModelSource) -> tuple[bytes, str]:
                 "was trained",
             ) from exc
     return files[0], files[1]
-
-
-def git_output(root: Path, *args: str) -> str:
-    """git's output, stripped; "" when git fails (an unknown rev, no remote)."""
-    from mlopsctl.core.git import git_ok
-
-    return (git_ok(root, *args) or "").strip()

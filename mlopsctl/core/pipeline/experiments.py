@@ -53,9 +53,9 @@ def list_experiments(project: Project, all_commits: bool = False) -> list[Experi
     """The workspace, its baseline commit(s) and their experiments (`dvc exp show --json`)."""
     args = ["exp", "show", "--json"] + (["--all-commits"] if all_commits else [])
     proc = dvcrepo.run_dvc(args, project.root)
-    if proc.returncode != 0:
+    if not proc.ok:
         raise EnvironmentProblem(
-            f"dvc exp show failed: {_last_line(proc.stderr or proc.stdout)}",
+            f"dvc exp show failed: {proc.tail()}",
             "run `dvc exp show` to see DVC's whole message",
         )
     try:
@@ -168,9 +168,9 @@ def compare(project: Project, a: str, b: str) -> Comparison:
 def apply(project: Project, name: str) -> None:
     """Bring an experiment's params and results into the workspace (`dvc exp apply`)."""
     proc = dvcrepo.run_dvc(["exp", "apply", name], project.root)
-    if proc.returncode != 0:
+    if not proc.ok:
         raise BadInput(
-            f"cannot apply {name!r}: {_last_line(proc.stderr or proc.stdout)}",
+            f"cannot apply {name!r}: {proc.tail()}",
             "see `mlopsctl exp list` for experiment names; commit or stash local changes first",
         )
 
@@ -197,9 +197,9 @@ def remove(project: Project, experiments: list[Experiment]) -> None:
     if not experiments:
         return
     proc = dvcrepo.run_dvc(["exp", "remove", *[e.name for e in experiments]], project.root)
-    if proc.returncode != 0:
+    if not proc.ok:
         raise EnvironmentProblem(
-            f"dvc exp remove failed: {_last_line(proc.stderr or proc.stdout)}",
+            f"dvc exp remove failed: {proc.tail()}",
             "run `dvc exp remove` by hand to see DVC's whole message",
         )
 
@@ -207,8 +207,3 @@ def remove(project: Project, experiments: list[Experiment]) -> None:
 def score(exp: Experiment, metric: str) -> float:
     value = exp.metrics.get(metric)
     return float(value) if isinstance(value, int | float) else float("-inf")
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"

@@ -104,9 +104,9 @@ def reproduce(
 
 
 def _dvc(args: list[str], cwd: Path, error: type[MlopsctlError], what: str) -> None:
-    proc = run_dvc(args, cwd)
-    if proc.returncode != 0:
-        tail = " / ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+    done = run_dvc(args, cwd)
+    if not done.ok:
+        tail = done.tail(3)
         hint = (
             "check the DVC remote (`dvc remote list`) and that the data was pushed"
             if error is EnvironmentProblem

@@ -1,0 +1,17 @@
+"""The options that several commands share, declared once: the same flag means the same thing
+and has the same help everywhere (docs/cli.md lists them)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+# --json: the result as one JSON document on stdout, with a stable shape (docs/cli.md)
+Json = Annotated[
+    bool, typer.Option("--json", help="Print the result as JSON (a stable shape, for scripts).")
+]
+# --force on a command that writes a file: replace what is there (never without it)
+Overwrite = Annotated[bool, typer.Option("--force", help="Replace files that are already there.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show the stages' own output.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only save it; print nothing.")]
