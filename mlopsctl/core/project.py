@@ -9,6 +9,26 @@ from typing import Any
 from mlopsctl.errors import EnvironmentProblem
 
 DEFAULT_PRIMARY_METRIC = "f1"
+MAXIMIZE, MINIMIZE = "maximize", "minimize"
+# the direction of metrics whose name says it; any other metric needs `metrics.direction`
+KNOWN_DIRECTIONS = {
+    **dict.fromkeys(
+        (
+            "f1",
+            "f1_macro",
+            "f1_weighted",
+            "accuracy",
+            "balanced_accuracy",
+            "precision",
+            "recall",
+            "roc_auc",
+            "average_precision",
+            "r2",
+        ),
+        MAXIMIZE,
+    ),
+    **dict.fromkeys(("rmse", "mse", "mae", "mape", "log_loss", "brier"), MINIMIZE),
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +58,18 @@ class Project:
     def primary_metric(self) -> str:
         metrics = self.params().get("metrics") or {}
         return str(metrics.get("primary") or DEFAULT_PRIMARY_METRIC)
+
+    def metric_direction(self, metric: str | None = None) -> str:
+        """`maximize` or `minimize` for `metric` (default: the primary one): params.yaml's
+        `metrics.direction` for the primary metric, else the known direction of the name,
+        else maximize."""
+        metrics = self.params().get("metrics") or {}
+        primary = self.primary_metric()
+        name = metric or primary
+        declared = metrics.get("direction") if name == primary else None
+        if declared in (MAXIMIZE, MINIMIZE):
+            return str(declared)
+        return KNOWN_DIRECTIONS.get(name.rsplit(".", 1)[-1], MAXIMIZE)
 
     def artifacts(self, rev: str | None = None) -> dict[str, dict[str, Any]]:
         """`artifacts:` of dvc.yaml (the models the registry knows), in the workspace or at a
