@@ -7,11 +7,10 @@ from pathlib import Path
 import typer
 
 from mlopsctl.cli import options
-from mlopsctl.cli.serve import MODEL_REF_HELP
 
 
 def build(
-    ref: str = typer.Argument(None, help=MODEL_REF_HELP),
+    ref: str = typer.Argument(None, help=options.MODEL_REF_HELP),
     rev: str = typer.Option(None, "--rev", help="Build the model of this git revision."),
     base: str = typer.Option(
         None,

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import typer
 
 from mlopsctl.cli import options
-
-if TYPE_CHECKING:
-    from mlopsctl.core.registry.gates import GateResult
+from mlopsctl.cli.render import render_gates
 
 
 def promote(
@@ -106,20 +102,6 @@ def rollback(
     )
     if result.pushed_to:
         console().print(f"  pushed to {result.pushed_to}")
-
-
-def render_gates(gates: list[GateResult], title: str) -> None:
-    from rich.table import Table
-
-    from mlopsctl.console import console
-
-    table = Table(title=f"Gates: {title}", title_justify="left")
-    for column in ("gate", "expected", "actual", "result"):
-        table.add_column(column, overflow="fold")
-    for gate in gates:
-        mark = "[green]pass[/]" if gate.passed else "[bold red]FAIL[/]"
-        table.add_row(gate.gate, gate.expected, gate.actual, mark)
-    console().print(table)
 
 
 def _result_json(result: object) -> dict[str, object]:

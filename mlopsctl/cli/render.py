@@ -1,4 +1,4 @@
-"""Rendering shared by the run commands: stage progress and metrics tables."""
+"""Rendering shared by the commands: stage progress, metrics tables, gate tables."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from mlopsctl.core.pipeline.run import StageEvent
+    from mlopsctl.core.registry.gates import GateResult
 
 
 class StageProgress:
@@ -82,3 +83,17 @@ def metrics_table(
             row += [fmt(values.get(key)), delta(metrics.get(key), values.get(key))]
         table.add_row(*row)
     return table
+
+
+def render_gates(gates: list[GateResult], title: str) -> None:
+    from rich.table import Table
+
+    from mlopsctl.console import console
+
+    table = Table(title=f"Gates: {title}", title_justify="left")
+    for column in ("gate", "expected", "actual", "result"):
+        table.add_column(column, overflow="fold")
+    for gate in gates:
+        mark = "[green]pass[/]" if gate.passed else "[bold red]FAIL[/]"
+        table.add_row(gate.gate, gate.expected, gate.actual, mark)
+    console().print(table)

@@ -29,8 +29,7 @@ def retrain(
     nothing (for cron and CI)."""
     import json
 
-    from mlopsctl.cli.promote import render_gates
-    from mlopsctl.cli.render import StageProgress
+    from mlopsctl.cli.render import StageProgress, render_gates
     from mlopsctl.console import console
     from mlopsctl.core.project import find_project
     from mlopsctl.core.retrain import RetrainFailed
