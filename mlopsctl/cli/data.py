@@ -47,7 +47,7 @@ def add(
     from mlopsctl.core.data.versioning import add_data
     from mlopsctl.core.project import find_project
 
-    project = find_project()
+    project = find_project(Path.cwd())
     result = add_data(project.root, paths, progress=_progress(as_json))
     if as_json:
         _print_json(asdict(result))
@@ -71,7 +71,7 @@ def status(
     from mlopsctl.core.data.versioning import data_status
     from mlopsctl.core.project import find_project
 
-    result = data_status(find_project().root, remote)
+    result = data_status(find_project(Path.cwd()).root, remote)
     if as_json:
         _print_json({**asdict(result), "clean": result.clean})
         return
@@ -111,7 +111,7 @@ def push(
     from mlopsctl.core.data.versioning import push_data
     from mlopsctl.core.project import find_project
 
-    result = push_data(find_project().root, remote, progress=_progress(as_json))
+    result = push_data(find_project(Path.cwd()).root, remote, progress=_progress(as_json))
     if as_json:
         _print_json(asdict(result))
         return
@@ -134,7 +134,7 @@ def pull(
     from mlopsctl.core.data.versioning import pull_data
     from mlopsctl.core.project import find_project
 
-    result = pull_data(find_project().root, remote, progress=_progress(as_json))
+    result = pull_data(find_project(Path.cwd()).root, remote, progress=_progress(as_json))
     if as_json:
         _print_json(asdict(result))
         return
@@ -163,7 +163,7 @@ def schema(
     from mlopsctl.core.data.schema import write_schema
     from mlopsctl.core.project import find_project
 
-    project = find_project()
+    project = find_project(Path.cwd())
     out, inferred = write_schema(project.root, path, name, force)
     if as_json:
         _print_json({"path": str(out), "schema": inferred})
@@ -198,7 +198,7 @@ def validate(
     from mlopsctl.core.data.schema import require_valid, validate_datasets
     from mlopsctl.core.files import write_atomic
 
-    reports = validate_datasets(path, schema_file)
+    reports = validate_datasets(path, schema_file, Path.cwd())
     payload = {
         "valid": all(r.valid for r in reports),
         "datasets": [{**asdict(r), "valid": r.valid} for r in reports],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -26,7 +27,7 @@ def list_(
     from mlopsctl.core.pipeline.experiments import list_experiments
     from mlopsctl.core.project import find_project
 
-    project = find_project()
+    project = find_project(Path.cwd())
     found = list_experiments(project, all_commits=all_commits)
     if as_json:
         console().print_json(json.dumps([e.as_json() for e in found]))
@@ -70,7 +71,7 @@ def compare(
     from mlopsctl.core.pipeline.experiments import compare as compare_core
     from mlopsctl.core.project import find_project
 
-    result = compare_core(find_project(), a, b)
+    result = compare_core(find_project(Path.cwd()), a, b)
     if as_json:
         console().print_json(
             json.dumps(
@@ -109,7 +110,7 @@ def apply(name: str = typer.Argument(..., help="Experiment to bring into the wor
     from mlopsctl.core.pipeline.experiments import apply as apply_core
     from mlopsctl.core.project import find_project
 
-    apply_core(find_project(), name)
+    apply_core(find_project(Path.cwd()), name)
     console().print(
         f"applied {name}: `git diff` shows its changes. params.yaml now holds its params; "
         "put them in conf/ before the next `mlopsctl train`, which recomposes params.yaml "
@@ -132,7 +133,7 @@ def gc(
     from mlopsctl.core.pipeline.experiments import plan_gc, remove
     from mlopsctl.core.project import find_project
 
-    project = find_project()
+    project = find_project(Path.cwd())
     plan = plan_gc(project, keep)
     if yes:
         remove(project, plan.remove)

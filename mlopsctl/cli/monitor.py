@@ -64,7 +64,7 @@ def drift(
     from mlopsctl.core.monitor import drift as core
     from mlopsctl.errors import BadInput, CheckFailed
 
-    defaults = core.project_defaults()
+    defaults = core.project_defaults(Path.cwd())
     settings = core.load_settings(defaults.root)
     if method is not None and method not in core.METHODS[1:]:
         raise BadInput(f"unknown --method {method!r}", "choose ks, chi2 or psi")

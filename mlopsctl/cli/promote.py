@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from mlopsctl.cli import options
@@ -33,6 +35,7 @@ def promote(
     import json
 
     from mlopsctl.console import console
+    from mlopsctl.core.project import find_project
     from mlopsctl.core.registry.promote import GatesFailed, PromoteRequest
     from mlopsctl.core.registry.promote import promote as run_promote
 
@@ -47,7 +50,7 @@ def promote(
         push=push,
     )
     try:
-        result = run_promote(request)
+        result = run_promote(find_project(Path.cwd()), request)
     except GatesFailed as exc:
         if as_json:
             console().print_json(json.dumps(_result_json(exc.result)))
@@ -88,9 +91,12 @@ def rollback(
     from dataclasses import asdict
 
     from mlopsctl.console import console
+    from mlopsctl.core.project import find_project
     from mlopsctl.core.registry.promote import rollback as run_rollback
 
-    result = run_rollback(name, stage, reason=reason, push=push, dry_run=dry_run)
+    result = run_rollback(
+        name, stage, reason=reason, push=push, dry_run=dry_run, project=find_project(Path.cwd())
+    )
     if as_json:
         console().print_json(json.dumps(asdict(result)))
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from mlopsctl.cli import options
@@ -19,9 +21,9 @@ def list_models(
     import json
 
     from mlopsctl.console import console
-    from mlopsctl.core.registry.queries import list_registry
+    from mlopsctl.core.registry.queries import list_registry, registry_root
 
-    listing = list_registry()
+    listing = list_registry(registry_root(Path.cwd()))
     if as_json:
         console().print_json(json.dumps({"models": [m.__dict__ for m in listing.models]}))
         return
@@ -52,9 +54,9 @@ def history(
     from datetime import UTC, datetime
 
     from mlopsctl.console import console
-    from mlopsctl.core.registry.queries import model_history
+    from mlopsctl.core.registry.queries import model_history, registry_root
 
-    events = model_history(name)
+    events = model_history(registry_root(Path.cwd()), name)
     if as_json:
         console().print_json(json.dumps({"name": name, "events": [e.__dict__ for e in events]}))
         return
@@ -88,9 +90,9 @@ def lineage(
     import json
 
     from mlopsctl.console import console
-    from mlopsctl.core.registry.queries import version_lineage
+    from mlopsctl.core.registry.queries import registry_root, version_lineage
 
-    record = version_lineage(ref)
+    record = version_lineage(registry_root(Path.cwd()), ref)
     if as_json:
         console().print_json(json.dumps(record))
         return

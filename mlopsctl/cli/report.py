@@ -25,7 +25,7 @@ def report(
     from mlopsctl.core.pipeline.report import format_change, format_number, write_report
     from mlopsctl.core.project import find_project
 
-    written = write_report(find_project(), output, rev)
+    written = write_report(find_project(Path.cwd()), output, rev)
     result = written.report
     if as_json:
         console().print_json(

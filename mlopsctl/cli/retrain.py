@@ -35,7 +35,7 @@ def retrain(
     from mlopsctl.core.retrain import RetrainFailed
     from mlopsctl.core.retrain import retrain as run_retrain
 
-    project = find_project()
+    project = find_project(Path.cwd())
     try:
         result = run_retrain(
             project,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -30,7 +31,7 @@ def train(
     from mlopsctl.core.pipeline import run as pipeline
     from mlopsctl.core.project import find_project
 
-    project = find_project()
+    project = find_project(Path.cwd())
     progress = StageProgress(verbose=verbose)
     if queue:
         from mlopsctl.core.pipeline.sweep import sweep
@@ -62,7 +63,7 @@ def evaluate(
     from mlopsctl.core.pipeline import run as pipeline
     from mlopsctl.core.project import find_project
 
-    project = find_project()
+    project = find_project(Path.cwd())
     with _stage_output_on_failure():
         run = pipeline.evaluate(project, rev=rev, on_event=StageProgress(verbose=verbose))
     plots = [str(p.relative_to(project.root)) for p in pipeline.plot_paths(project)]

@@ -116,9 +116,10 @@ class Project:
         return {str(k): dict(v or {}) for k, v in artifacts.items()}
 
 
-def find_project(start: Path | None = None) -> Project:
-    """The nearest folder at or above `start` with dvc.yaml and conf/config.yaml."""
-    here = (start or Path.cwd()).resolve()
+def find_project(start: Path) -> Project:
+    """The nearest folder at or above `start` with dvc.yaml and conf/config.yaml (the CLI
+    starts from the working directory; the core is always handed its project)."""
+    here = start.resolve()
     for folder in (here, *here.parents):
         if (folder / "dvc.yaml").is_file() and (folder / "conf" / "config.yaml").is_file():
             return Project(folder)

@@ -474,7 +474,7 @@ class ProjectDefaults:
     target: str | None
 
 
-def project_defaults(start: Path | None = None) -> ProjectDefaults:
+def project_defaults(start: Path) -> ProjectDefaults:
     """The reference profile and target column of the project around `start`, if any."""
     from mlopsctl.core.project import find_project
     from mlopsctl.errors import EnvironmentProblem
