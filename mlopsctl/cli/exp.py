@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from mlopsctl.cli import options
+from mlopsctl.cli.render import print_json
 
 app = typer.Typer(help="Experiments: list, compare, apply, clean up.", no_args_is_help=True)
 
@@ -18,7 +19,6 @@ def list_(
     as_json: options.Json = False,
 ) -> None:
     """The workspace, its baseline and their experiments, with metrics and changed params."""
-    import json
 
     from rich.table import Table
 
@@ -30,7 +30,7 @@ def list_(
     project = find_project(Path.cwd())
     found = list_experiments(project, all_commits=all_commits)
     if as_json:
-        console().print_json(json.dumps([e.as_json() for e in found]))
+        print_json([e.as_json() for e in found])
         return
     metric = project.primary_metric()
     metric_keys = sorted({k for e in found for k in e.metrics}, key=lambda k: (k != metric, k))
@@ -62,7 +62,6 @@ def compare(
     as_json: options.Json = False,
 ) -> None:
     """Params and metrics of A and B side by side; changed values highlighted."""
-    import json
 
     from rich.table import Table
 
@@ -73,17 +72,15 @@ def compare(
 
     result = compare_core(find_project(Path.cwd()), a, b)
     if as_json:
-        console().print_json(
-            json.dumps(
-                {
-                    "a": {"name": result.a.name, "rev": result.a.rev},
-                    "b": {"name": result.b.name, "rev": result.b.rev},
-                    "rows": [
-                        {"section": s, "key": k, "a": x, "b": y, "changed": c}
-                        for s, k, x, y, c in result.rows
-                    ],
-                }
-            )
+        print_json(
+            {
+                "a": {"name": result.a.name, "rev": result.a.rev},
+                "b": {"name": result.b.name, "rev": result.b.rev},
+                "rows": [
+                    {"section": s, "key": k, "a": x, "b": y, "changed": c}
+                    for s, k, x, y, c in result.rows
+                ],
+            }
         )
         return
     table = Table(title=f"{result.a.name} vs {result.b.name}", title_justify="left")
@@ -127,7 +124,6 @@ def gc(
 ) -> None:
     """Drop experiments not worth keeping: all but the --keep best by the primary metric,
     and every failed one. A dry run unless --yes."""
-    import json
 
     from mlopsctl.console import console
     from mlopsctl.core.pipeline.experiments import plan_gc, remove
@@ -138,7 +134,7 @@ def gc(
     if yes:
         remove(project, plan.remove)
     if as_json:
-        console().print_json(json.dumps(_plan_json(plan, removed=yes)))
+        print_json(_plan_json(plan, removed=yes))
         return
     out = console()
     verb = "removed" if yes else "would remove"

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mlopsctl.cli import options
-from mlopsctl.cli.render import render_gates
+from mlopsctl.cli.render import print_json, render_gates
 
 
 def promote(
@@ -32,7 +32,6 @@ def promote(
     as_json: options.Json = False,
 ) -> None:
     """Run the quality gates, then register the version (if new) and assign the stage."""
-    import json
 
     from mlopsctl.console import console
     from mlopsctl.core.project import find_project
@@ -53,12 +52,12 @@ def promote(
         result = run_promote(find_project(Path.cwd()), request)
     except GatesFailed as exc:
         if as_json:
-            console().print_json(json.dumps(_result_json(exc.result)))
+            print_json(_result_json(exc.result))
         else:
             render_gates(exc.result.gates, f"{exc.result.name} {exc.result.version} -> {to}")
         raise
     if as_json:
-        console().print_json(json.dumps(_result_json(result)))
+        print_json(_result_json(result))
         return
     out = console()
     render_gates(result.gates, f"{result.name} {result.version} -> {result.stage}")
@@ -87,7 +86,6 @@ def rollback(
     as_json: options.Json = False,
 ) -> None:
     """Put the stage's previous holder back (a new assignment tag; history is kept)."""
-    import json
     from dataclasses import asdict
 
     from mlopsctl.console import console
@@ -98,7 +96,7 @@ def rollback(
         name, stage, reason=reason, push=push, dry_run=dry_run, project=find_project(Path.cwd())
     )
     if as_json:
-        console().print_json(json.dumps(asdict(result)))
+        print_json(asdict(result))
         return
     verb = "Rolled back" if result.written else "dry run: would roll back"
     console().print(

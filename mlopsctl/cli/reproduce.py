@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from mlopsctl.cli import options
+from mlopsctl.cli.render import print_json
 
 
 def reproduce(
@@ -14,7 +15,6 @@ def reproduce(
     as_json: options.Json = False,
 ) -> None:
     """Rebuild a registered model from scratch in a temporary worktree and compare it."""
-    import json
     from dataclasses import asdict
 
     from mlopsctl.console import console, err_console
@@ -33,7 +33,7 @@ def reproduce(
             result = run_reproduce(project, ref, progress=status.update)
     out = console()
     if as_json:
-        out.print_json(json.dumps({**asdict(result), "identical": result.identical}))
+        print_json({**asdict(result), "identical": result.identical})
     elif result.identical:
         out.print(
             f"[green]identical[/]: {result.name} {result.version} ({result.commit[:8]}) rebuilt "
