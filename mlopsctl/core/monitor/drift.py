@@ -273,8 +273,8 @@ def _compare_column(
     method: str,
     tests: int,
 ) -> ColumnDrift:
-    import pandas as pd
-
+    """One column against its reference statistics: the score, whether it drifted, and
+    notes (missing values, new categories, values of the wrong type)."""
     kind = column_kind(stats, settings.types.get(name))
     chosen = _method_for(kind, method)
     threshold = DEFAULT_THRESHOLDS[chosen] if settings.threshold is None else settings.threshold
@@ -298,40 +298,11 @@ def _compare_column(
         )
     present = values.dropna()
     if present.empty:
-        column.drifted = True
-        column.note = "; ".join([*notes, "no values in the current data"])
-        return column
-    if kind == "numeric":
-        if stats["kind"] != "numeric" or not stats.get("quantiles"):
-            raise BadInput(
-                f"column {name!r} is {stats['kind']} in the reference: it cannot be compared "
-                "as numeric",
-                f"remove it from `types` under [{SETTINGS_TABLE}]",
-            )
-        if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present):
-            numbers = present.to_numpy(dtype="float64")
-        else:
-            coerced = pd.to_numeric(present, errors="coerce")
-            bad = int(coerced.isna().sum())
-            if bad:
-                column.drifted = True
-                column.note = "; ".join([*notes, f"type mismatch: {bad} value(s) are not numbers"])
-                return column
-            numbers = coerced.to_numpy(dtype="float64")
-        column.score = _numeric_score(stats, numbers, chosen, tests)
+        notes.append("no values in the current data")
+    elif kind == "numeric":
+        _score_numeric(column, name, stats, present, tests, notes)
     else:
-        if "frequencies" not in stats:
-            raise BadInput(
-                f"column {name!r} has no category frequencies in the reference profile",
-                "give the reference dataset (--reference DATA), which is profiled with "
-                "this column as categorical",
-            )
-        score, new = _categorical_score(stats, profiles.category_keys(present), chosen)
-        column.score = score
-        column.new_categories = new
-        if new:
-            shown = ", ".join(new[:5]) + (" ..." if len(new) > 5 else "")
-            notes.append(f"{len(new)} new categor{'y' if len(new) == 1 else 'ies'}: {shown}")
+        _score_categorical(column, name, stats, present, notes)
     if column.score is not None and not math.isfinite(column.score):
         column.score = None
     if column.score is None:
@@ -342,6 +313,53 @@ def _compare_column(
         column.drifted = column.score >= threshold
     column.note = "; ".join(notes)
     return column
+
+
+def _score_numeric(
+    column: ColumnDrift,
+    name: str,
+    stats: dict[str, Any],
+    present: pd.Series,
+    tests: int,
+    notes: list[str],
+) -> None:
+    """The score of a numeric column; no score (so: drifted) when values are not numbers."""
+    import pandas as pd
+
+    if stats["kind"] != "numeric" or not stats.get("quantiles"):
+        raise BadInput(
+            f"column {name!r} is {stats['kind']} in the reference: it cannot be compared "
+            "as numeric",
+            f"remove it from `types` under [{SETTINGS_TABLE}]",
+        )
+    if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present):
+        numbers = present.to_numpy(dtype="float64")
+    else:
+        coerced = pd.to_numeric(present, errors="coerce")
+        bad = int(coerced.isna().sum())
+        if bad:
+            notes.append(f"type mismatch: {bad} value(s) are not numbers")
+            return
+        numbers = coerced.to_numpy(dtype="float64")
+    column.score = _numeric_score(stats, numbers, column.method, tests)
+
+
+def _score_categorical(
+    column: ColumnDrift, name: str, stats: dict[str, Any], present: pd.Series, notes: list[str]
+) -> None:
+    """The score of a categorical column, and the categories the reference never saw."""
+    if "frequencies" not in stats:
+        raise BadInput(
+            f"column {name!r} has no category frequencies in the reference profile",
+            "give the reference dataset (--reference DATA), which is profiled with "
+            "this column as categorical",
+        )
+    score, new = _categorical_score(stats, profiles.category_keys(present), column.method)
+    column.score = score
+    column.new_categories = new
+    if new:
+        shown = ", ".join(new[:5]) + (" ..." if len(new) > 5 else "")
+        notes.append(f"{len(new)} new categor{'y' if len(new) == 1 else 'ies'}: {shown}")
 
 
 def reference_quantiles(stats: dict[str, Any]) -> np.ndarray:
