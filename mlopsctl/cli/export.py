@@ -78,3 +78,119 @@ def check(
             f"{report.documents} documents",
             "fix the documents (or the export that wrote them) and check again",
         )
+
+
+ENGINES = ("tekton", "kfp")
+Out = typer.Option(None, "--out", "-o", help="The folder to write (default: deploy/ENGINE).")
+Image = typer.Option(
+    None,
+    "--image",
+    help="The pipeline image, REPO@sha256:... (default: the one `mlopsctl build --kind "
+    "pipeline` recorded in dist/pipeline-image.lock.json).",
+)
+Registry = typer.Option(
+    None,
+    "--registry",
+    help="Where the pipeline pushes the serving image, REGISTRY/REPO "
+    "(default: registry in [tool.mlopsctl.export]).",
+)
+Remote = typer.Option(
+    None, "--remote", help="The DVC remote the cluster pulls from (default: the default one)."
+)
+GitUrl = typer.Option(None, "--git-url", help="The repository to clone (default: origin's URL).")
+GitRevision = typer.Option(
+    None, "--git-revision", help="The revision to clone (default: the current branch)."
+)
+
+
+def _export(
+    engine: str,
+    out: Path | None,
+    image: str | None,
+    registry: str | None,
+    remote: str | None,
+    git_url: str | None,
+    git_revision: str | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    import json
+
+    from mlopsctl.console import console
+    from mlopsctl.core.export.plan import plan_export
+    from mlopsctl.core.project import find_project
+
+    project = find_project()
+    if engine == "kfp":
+        from mlopsctl.core.export.kfp import require_kfp
+
+        require_kfp()
+    plan = plan_export(
+        project.root,
+        image=image,
+        registry=registry,
+        remote=remote,
+        git_url=git_url,
+        git_revision=git_revision,
+    )
+    target = out or project.root / "deploy" / engine
+    if engine == "tekton":
+        from mlopsctl.core.export.tekton import export_tekton
+
+        written = export_tekton(plan, target, force)
+    else:
+        from mlopsctl.core.export.kfp import export_kfp
+
+        written = export_kfp(plan, target, force)
+    if as_json:
+        console().print_json(
+            json.dumps(
+                {
+                    "engine": engine,
+                    "files": [str(p) for p in written],
+                    "image": plan.image,
+                    "registry": plan.registry,
+                    "git_url": plan.git_url,
+                    "git_revision": plan.git_revision,
+                    "dvc_remote": plan.dvc_remote,
+                    "secrets": [plan.secret(s) for s in ("git", "dvc", "registry")],
+                }
+            )
+        )
+        return
+    out_console = console()
+    out_console.print(f"[green]Wrote[/] {len(written)} files to {target}", soft_wrap=True)
+    for path in written:
+        out_console.print(f"  {path.name}", soft_wrap=True)
+    out_console.print(f"  pipeline image {plan.image}", soft_wrap=True)
+    out_console.print(f"  see docs/export.md for the Secrets {plan.secret('git')}, ... to create")
+
+
+@app.command("tekton")
+def tekton(
+    out: Path = Out,
+    image: str = Image,
+    registry: str = Registry,
+    remote: str = Remote,
+    git_url: str = GitUrl,
+    git_revision: str = GitRevision,
+    force: options.Overwrite = False,
+    as_json: options.Json = False,
+) -> None:
+    """Tasks, Pipelines and PipelineRuns (tekton.dev/v1) for OpenShift Pipelines."""
+    _export("tekton", out, image, registry, remote, git_url, git_revision, force, as_json)
+
+
+@app.command("kfp")
+def kfp(
+    out: Path = Out,
+    image: str = Image,
+    registry: str = Registry,
+    remote: str = Remote,
+    git_url: str = GitUrl,
+    git_revision: str = GitRevision,
+    force: options.Overwrite = False,
+    as_json: options.Json = False,
+) -> None:
+    """Kubeflow Pipelines v2 pipelines (OpenShift AI's data science pipelines), compiled."""
+    _export("kfp", out, image, registry, remote, git_url, git_revision, force, as_json)

@@ -336,6 +336,7 @@ def walk(value: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
             yield from walk(item, here)
 
 
+IMAGE_PARAM = re.compile(r"(^|[-_])image$", re.I)  # image, base-image; not image-repo
 PARAM_REF = re.compile(r"^\$\(params\.([A-Za-z0-9_.-]+)\)$")
 
 
@@ -360,9 +361,9 @@ def images_pinned(doc: Document, bundle: Bundle) -> Iterator[Problem]:
             yield doc.problem(path, f"{shown}: {problem}")
     if doc.kind == "Task":
         return
-    # Pipelines and PipelineRuns hand images to Tasks as params named *image*
+    # Pipelines and PipelineRuns hand images to Tasks as params named image, *-image
     for path, _key, value in walk(doc.body):
-        if isinstance(value, dict) and "image" in str(value.get("name", "")).lower():
+        if isinstance(value, dict) and IMAGE_PARAM.search(str(value.get("name", ""))):
             given = value.get("value", value.get("default"))
             if isinstance(given, str) and "$(" not in given:
                 problem = _image_problem(given)
