@@ -120,6 +120,8 @@ def pipeline_image(root: Path, image: str | None) -> str:
 def _dvc_remote(root: Path, name: str | None) -> tuple[str, str]:
     """(name, url) of the remote the cluster uses: `name`, else the default one; a default
     remote on a local path is one no pod can reach."""
+    from mlopsctl.core.dvcrepo import read_dvc_remotes
+
     remotes, default = read_dvc_remotes(root)
     hint = "pass --remote NAME, or `dvc remote add -d NAME s3://...` (a remote pods can reach)"
     if name:
@@ -137,22 +139,6 @@ def _dvc_remote(root: Path, name: str | None) -> tuple[str, str]:
             hint,
         )
     return default, remotes[default]
-
-
-def read_dvc_remotes(root: Path) -> tuple[dict[str, str], str | None]:
-    """The remotes of .dvc/config and .dvc/config.local (name -> url) and the default one,
-    read as the INI files they are (importing DVC costs a second)."""
-    import configparser
-
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read([root / ".dvc" / "config", root / ".dvc" / "config.local"], encoding="utf-8")
-    remotes: dict[str, str] = {}
-    for section in parser.sections():
-        match = re.fullmatch(r"""'?remote "(.+)"'?""", section.strip())
-        if match and parser.has_option(section, "url"):
-            remotes[match.group(1)] = parser.get(section, "url")
-    default = parser.get("core", "remote", fallback=None)
-    return remotes, default
 
 
 def _sweep_default(root: Path, settings: dict[str, Any]) -> list[str]:
