@@ -54,12 +54,16 @@ ENV = {
     "DVC_NO_ANALYTICS": "1",
     "DVC_NO_UPDATE_CHECK": "1",
     # a workspace volume's files belong to whichever UID wrote them: git must not refuse them
-    "GIT_CONFIG_COUNT": "1",
-    "GIT_CONFIG_KEY_0": "safe.directory",
-    "GIT_CONFIG_VALUE_0": "*",
+    # (safe.directory counts only in system or global config; ~/.gitconfig stays the user's)
+    "GIT_CONFIG_SYSTEM": "/app/gitconfig",
 }
-# console scripts that run the image's python3 (pip's carry this machine's interpreter path)
-SCRIPTS = {"mlopsctl": "mlopsctl", "dvc": "dvc"}
+# console scripts that run the image's python3 (pip's carry this machine's interpreter
+# path); `python` too, as dvc.yaml's stages and users' scripts call it
+SCRIPTS = {
+    "mlopsctl": 'exec python3 -m mlopsctl "$@"',
+    "dvc": 'exec python3 -m dvc "$@"',
+    "python": 'exec python3 "$@"',
+}
 
 
 @dataclass
@@ -175,7 +179,8 @@ def _roots(root: Path) -> set[str]:
 
     from mlopsctl.core.dvcrepo import read_dvc_remotes
 
-    roots = {"dvc"}
+    # pip: the serving image's build installs its dependencies with it
+    roots = {"dvc", "pip"}
     requirements = root / "requirements.txt"
     if requirements.is_file():
         for line in requirements.read_text(encoding="utf-8").splitlines():
@@ -235,10 +240,11 @@ def _app(dest: Path) -> Path:
     templates = package.parent / "templates"
     if not (dest / "mlopsctl" / "templates").exists() and templates.is_dir():
         shutil.copytree(templates, dest / "mlopsctl" / "templates")
+    (dest / "gitconfig").write_text("[safe]\n\tdirectory = *\n")
     (dest / "bin").mkdir()
-    for script, module in SCRIPTS.items():
+    for script, command in SCRIPTS.items():
         path = dest / "bin" / script
-        path.write_text(f'#!/bin/sh\nexec python3 -m {module} "$@"\n')
+        path.write_text(f"#!/bin/sh\n{command}\n")
         path.chmod(0o755)
     return dest
 
