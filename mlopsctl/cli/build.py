@@ -38,11 +38,33 @@ def build(
     context_only: Path = typer.Option(
         None, "--context-only", help="Only write the build context to this new folder."
     ),
+    kind: str = typer.Option(
+        "serving",
+        "--kind",
+        help="serving: the image that serves the model; pipeline: the image an exported "
+        "pipeline's steps run on (the project's whole environment; native builder).",
+    ),
+    serving_base: Path = typer.Option(
+        None,
+        "--serving-base",
+        help="--kind pipeline: a base tar to put in the image for the serving images the "
+        "pipeline builds (their MLOPSCTL_BASE_IMAGE).",
+    ),
     as_json: options.Json = False,
 ) -> None:
     """Build a container image that serves the model (reproducible: same inputs, same digest)."""
 
     from mlopsctl.console import console
+
+    if kind == "pipeline":
+        from mlopsctl.cli.build_pipeline import build_pipeline
+
+        build_pipeline(ref, rev, base, builder, tag, output, context_only, serving_base, as_json)
+        return
+    if kind != "serving":
+        from mlopsctl.errors import BadInput
+
+        raise BadInput(f"unknown --kind {kind!r}", "use --kind serving or --kind pipeline")
     from mlopsctl.core.image.build import build_image
     from mlopsctl.core.model.source import resolve_model
 

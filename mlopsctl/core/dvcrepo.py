@@ -231,3 +231,20 @@ def pipeline_state(root: Path, rev: str | None = None) -> PipelineState:
             except Exception as exc:
                 not_pushed = [f"remote {remote!r} unreachable ({exc})"]
     return PipelineState(stages, status, remote, not_pushed)
+
+
+def read_dvc_remotes(root: Path) -> tuple[dict[str, str], str | None]:
+    """The remotes of .dvc/config and .dvc/config.local (name -> url) and the default one,
+    read as the INI files they are (importing DVC costs a second)."""
+    import configparser
+    import re
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read([root / ".dvc" / "config", root / ".dvc" / "config.local"], encoding="utf-8")
+    remotes: dict[str, str] = {}
+    for section in parser.sections():
+        match = re.fullmatch(r"""'?remote "(.+)"'?""", section.strip())
+        if match and parser.has_option(section, "url"):
+            remotes[match.group(1)] = parser.get(section, "url")
+    default = parser.get("core", "remote", fallback=None)
+    return remotes, default
