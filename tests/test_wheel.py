@@ -49,7 +49,8 @@ def test_a_wheel_installed_in_a_fresh_venv_can_init(tmp_path: Path) -> None:
         tmp_path,
         check=True,
     )
-    env = dict(os.environ, PYTHONPATH=str(site))
+    data_home = tmp_path / "data"
+    env = dict(os.environ, PYTHONPATH=str(site), XDG_DATA_HOME=str(data_home))
     work = tmp_path / "work"
     work.mkdir()
     proc = run(
@@ -57,6 +58,14 @@ def test_a_wheel_installed_in_a_fresh_venv_can_init(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     answers = yaml.safe_load((work / "proj/.copier-answers.yml").read_text())
-    template = Path(answers["_src_path"])
-    assert site in template.parents, f"template came from {template}, not the wheel"
+    # the project names the template's history (a per-user copy of the wheel's bundle) and
+    # the version it was made from, so `mlopsctl update` / `copier update` work offline
+    history = data_home / "mlopsctl" / "template-history" / "tabular-classification.git"
+    assert Path(answers["_src_path"]).expanduser() == history
+    assert answers["_commit"].startswith("v0.1.0-0-g")
+    source = (history / "mlopsctl-source").read_text()
+    assert source.startswith(str(site / "mlopsctl" / "template_history")), source
     assert (work / "proj/dvc.yaml").is_file()
+    update = run([str(site / "bin/mlopsctl"), "update", "--dry-run"], work / "proj", env=env)
+    assert update.returncode == 0, update.stderr
+    assert "Up to date" in update.stdout

@@ -22,9 +22,7 @@ def update(
         "--from",
         help="The mlopsctl version the project was made with (for projects that record none).",
     ),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="Show what would change; touch nothing."
-    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; touch nothing."),
     commit: bool = typer.Option(
         False, "--commit", help="Commit the update (when there are no conflicts)."
     ),

@@ -282,11 +282,13 @@ def record_template_source(project: Path, template: str) -> str | None:
     from mlopsctl.errors import MlopsctlError
 
     answers: dict[str, Any] = {"mlopsctl_requirement": mlopsctl_requirement()}
+    commit: str | None = None
+    warning: str | None = None
     try:
         repo = history.synced_history(template)
         commit = history.exact_commit(repo, f"v{__version__}")
     except MlopsctlError as exc:
-        commit, warning = None, f"the template's history is not available ({exc.message})"
+        warning = f"the template's history is not available ({exc.message})"
     else:
         warning = None if commit else f"the template's history has no v{__version__} tag"
     if commit:
@@ -313,7 +315,7 @@ def write_answers(project: Path, changes: dict[str, Any]) -> None:
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     header = "".join(line for line in text.splitlines(True) if line.startswith("#"))
     answers = {**read_answers(project), **changes}
-    private = {k: answers[k] for k in ("_commit", "_src_path") if k in answers}
+    private: dict[str, Any] = {k: answers[k] for k in ("_commit", "_src_path") if k in answers}
     private.update((k, v) for k, v in answers.items() if k.startswith("_"))
     public = {k: v for k, v in answers.items() if not k.startswith("_")}
     body = yaml.safe_dump({**private, **public}, sort_keys=False, allow_unicode=True)

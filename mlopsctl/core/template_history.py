@@ -206,7 +206,9 @@ def version_ref(repo: Path, version: str) -> str | None:
     from mlopsctl.core import git as vcs
 
     tag = version if version.startswith("v") else f"v{version}"
-    return tag if vcs.git_ok(repo, "rev-parse", "--verify", "--quiet", f"{tag}^{{commit}}") else None
+    return (
+        tag if vcs.git_ok(repo, "rev-parse", "--verify", "--quiet", f"{tag}^{{commit}}") else None
+    )
 
 
 def exact_commit(repo: Path, rev: str) -> str | None:

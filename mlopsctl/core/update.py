@@ -88,9 +88,13 @@ def update_project(options: UpdateOptions) -> UpdateResult:
         vcs.git(root, "clone", "--quiet", "--shared", "--no-hardlinks", str(root), str(clone))
         head = vcs.output(clone, "rev-parse", "HEAD")
         old_pin = _recorded_requirement(root, answers) or "mlopsctl"
-        write_answers(clone, {"_commit": start, "_src_path": str(repo), "mlopsctl_requirement": old_pin})
+        write_answers(
+            clone, {"_commit": start, "_src_path": str(repo), "mlopsctl_requirement": old_pin}
+        )
         if vcs.changed_files(clone):
-            vcs.commit_tracked(clone, "mlopsctl update: the template version this project started from")
+            vcs.commit_tracked(
+                clone, "mlopsctl update: the template version this project started from"
+            )
         _run_copier(clone, target, _target_requirement(options.to, old_pin))
         write_answers(clone, {"_commit": target, "_src_path": history.portable(repo)})
         vcs.git(clone, "add", "--all")
@@ -128,7 +132,9 @@ def _template_name(answers: dict[str, object]) -> str:
     return name if name in available_templates() else DEFAULT_TEMPLATE
 
 
-def _start_commit(repo: Path, root: Path, answers: dict[str, object], from_version: str | None) -> str:
+def _start_commit(
+    repo: Path, root: Path, answers: dict[str, object], from_version: str | None
+) -> str:
     if from_version:
         return _version_commit(repo, from_version, "--from")
     recorded = str(answers.get("_commit") or "")
@@ -204,7 +210,9 @@ def _run_copier(clone: Path, target: str, requirement: str) -> None:
             conflict="inline",
         )
     except CopierError as exc:
-        raise BadInput(f"copier could not update the project: {exc}", "see copier's message") from exc
+        raise BadInput(
+            f"copier could not update the project: {exc}", "see copier's message"
+        ) from exc
 
 
 def _summarise(clone: Path, head: str, result: UpdateResult) -> None:

@@ -40,8 +40,10 @@ def edited(made_v1: Path, tmp_path: Path) -> Path:
     project = copy_project(made_v1, tmp_path)
     config = project / "conf" / "config.yaml"
     config.write_text(config.read_text().replace("seed: 42", "seed: 7"))
-    for path, note in ((project / "dvc.yaml", USER_DVC_NOTE),
-                       (project / "src" / "demo" / "train.py", USER_TRAIN_NOTE)):
+    for path, note in (
+        (project / "dvc.yaml", USER_DVC_NOTE),
+        (project / "src" / "demo" / "train.py", USER_TRAIN_NOTE),
+    ):
         path.write_text(path.read_text() + note + "\n")
     git("commit", "--quiet", "--no-verify", "--all", "-m", "my edits", cwd=project)
     return project
@@ -55,7 +57,9 @@ def status(project: Path) -> str:
     return git("status", "--porcelain", cwd=project).stdout
 
 
-def test_update_keeps_user_edits_and_brings_new_files(edited: Path, versions: dict[str, str]) -> None:
+def test_update_keeps_user_edits_and_brings_new_files(
+    edited: Path, versions: dict[str, str]
+) -> None:
     before = head(edited)
     done = mlopsctl("update", "--to", "0.2.0", cwd=edited, env=versions)
     assert done.returncode == 0, done.stderr
@@ -63,7 +67,9 @@ def test_update_keeps_user_edits_and_brings_new_files(edited: Path, versions: di
 
     assert head(edited) == before  # staged, not committed
     staged = git("diff", "--cached", "--name-only", cwd=edited).stdout.split()
-    assert {NEW_FILE, "dvc.yaml", "conf/model/random_forest.yaml", ".copier-answers.yml"} <= set(staged)
+    assert {NEW_FILE, "dvc.yaml", "conf/model/random_forest.yaml", ".copier-answers.yml"} <= set(
+        staged
+    )
     assert git("diff", "--name-only", cwd=edited).stdout == ""  # nothing left unstaged
 
     assert "seed: 7" in (edited / "conf" / "config.yaml").read_text()
@@ -81,7 +87,9 @@ def test_update_keeps_user_edits_and_brings_new_files(edited: Path, versions: di
     assert "mlopsctl==0.2.0" in (edited / "requirements.txt").read_text()
 
 
-def test_conflicting_edit_is_shown_and_nothing_is_lost(edited: Path, versions: dict[str, str]) -> None:
+def test_conflicting_edit_is_shown_and_nothing_is_lost(
+    edited: Path, versions: dict[str, str]
+) -> None:
     forest = edited / "conf" / "model" / "random_forest.yaml"
     forest.write_text(forest.read_text().replace("n_estimators: 200", "n_estimators: 500"))
     git("commit", "--quiet", "--no-verify", "--all", "-m", "more trees", cwd=edited)
@@ -130,17 +138,20 @@ def test_commit_leaves_a_clean_tree(edited: Path, versions: dict[str, str]) -> N
     assert again.returncode == 0 and "Up to date" in again.stdout
 
 
-def test_project_without_commit_updates_with_from(made_v1: Path, tmp_path: Path,
-                                                  versions: dict[str, str]) -> None:
+def test_project_without_commit_updates_with_from(
+    made_v1: Path, tmp_path: Path, versions: dict[str, str]
+) -> None:
     """A project as the released template made it: no _commit, the install's path as source,
     no mlopsctl answer."""
     project = copy_project(made_v1, tmp_path)
     answers = project / ".copier-answers.yml"
-    kept = [line for line in answers.read_text().splitlines()
-            if not line.startswith(("_commit", "_src_path", "mlopsctl_requirement"))]
-    answers.write_text("\n".join(
-        ["_src_path: /usr/lib/python3/site-packages/mlopsctl/templates/tabular-classification",
-         *kept]) + "\n")
+    kept = [
+        line
+        for line in answers.read_text().splitlines()
+        if not line.startswith(("_commit", "_src_path", "mlopsctl_requirement"))
+    ]
+    old_source = "/usr/lib/python3/site-packages/mlopsctl/templates/tabular-classification"
+    answers.write_text("\n".join([f"_src_path: {old_source}", *kept]) + "\n")
     git("commit", "--quiet", "--no-verify", "--all", "-m", "as made before", cwd=project)
 
     refused = mlopsctl("update", "--to", "0.2.0", "--from", "9.9.9", cwd=project, env=versions)
