@@ -85,7 +85,7 @@ def update_project(options: UpdateOptions) -> UpdateResult:
     workdir = Path(tempfile.mkdtemp(prefix="mlopsctl-update-"))
     try:
         clone = workdir / root.name
-        vcs.git(root, "clone", "--quiet", "--shared", "--no-hardlinks", str(root), str(clone))
+        vcs.git(root, "clone", "--quiet", "--shared", str(root), str(clone))
         head = vcs.output(clone, "rev-parse", "HEAD")
         old_pin = _recorded_requirement(root, answers) or "mlopsctl"
         write_answers(
@@ -236,8 +236,10 @@ def _has_conflict(path: Path) -> bool:
 
 
 def _recompose_params(root: Path, result: UpdateResult) -> bool:
-    """params.yaml from the updated conf/ (not while conf/ has conflict markers)."""
-    if any(path.startswith("conf/") for path in result.conflicts):
+    """params.yaml from the updated conf/ (not while conf/ has conflict markers); an update
+    that leaves conf/ alone leaves params.yaml alone (and skips Hydra's second)."""
+    touched = [p for p in result.added + result.changed + result.removed if p.startswith("conf/")]
+    if not touched or any(path.startswith("conf/") for path in result.conflicts):
         return False
     try:
         changed = config.write_params(root, config.compose_params(root))
