@@ -69,6 +69,7 @@ def _render(result: UpdateResult) -> None:
     for path in result.removed:
         out.print(f"  removed   {escape(path)}", soft_wrap=True)
     if result.dry_run:
+        out.print(escape(result.diff.rstrip()), soft_wrap=True)
         out.print("Dry run: nothing was changed.")
     elif result.commit:
         out.print(f"Committed {result.commit[:8]}.")
