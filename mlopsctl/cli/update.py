@@ -69,7 +69,7 @@ def _render(result: UpdateResult) -> None:
     for path in result.removed:
         out.print(f"  removed   {escape(path)}", soft_wrap=True)
     if result.dry_run:
-        out.print(escape(result.diff.rstrip()), soft_wrap=True)
+        out.print(escape(result.diffstat.rstrip()), soft_wrap=True)
         out.print("Dry run: nothing was changed.")
     elif result.commit:
         out.print(f"Committed {result.commit[:8]}.")
@@ -85,6 +85,6 @@ def _print_json(result: UpdateResult) -> None:
 
     values = asdict(result)
     values["project"] = str(result.project)
-    values.pop("diff")
+    values.pop("diffstat")
     values["up_to_date"] = result.up_to_date
     console().print_json(json.dumps(values))

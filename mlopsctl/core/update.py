@@ -55,7 +55,7 @@ class UpdateResult:
     params_recomposed: bool = False
     dry_run: bool = False
     commit: str | None = None
-    diff: str = ""
+    diffstat: str = ""
 
     @property
     def up_to_date(self) -> bool:
@@ -99,7 +99,7 @@ def update_project(options: UpdateOptions) -> UpdateResult:
         write_answers(clone, {"_commit": target, "_src_path": history.portable(repo)})
         vcs.git(clone, "add", "--all")
         _summarise(clone, head, result)
-        result.diff = vcs.git(clone, "diff", "--cached", "--stat", head)
+        result.diffstat = vcs.git(clone, "diff", "--cached", "--stat", head)
         patch = vcs.git(clone, "diff", "--cached", "--binary", "--full-index", head)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
