@@ -14,6 +14,20 @@ def wall(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = N
     return time.perf_counter() - start
 
 
+def wall_and_cpu(
+    cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, the command and its children): the CPU
+    figure says what the command costs when other work shares the machine."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = wall(cmd, cwd, env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu
+
+
 def median_wall(
     cmd: list[str], runs: int, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> float:

@@ -21,6 +21,7 @@ from mlopsctl.cli import reproduce as reproduce_cmd
 from mlopsctl.cli import retrain as retrain_cmd
 from mlopsctl.cli import serve as serve_cmd
 from mlopsctl.cli import train as train_cmd
+from mlopsctl.cli import update as update_cmd
 from mlopsctl.cli.registry import registry_app
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("init")(init_cmd.init)
+app.command("update")(update_cmd.update)
 app.command("train")(train_cmd.train)
 app.command("evaluate")(train_cmd.evaluate)
 app.add_typer(exp_cmd.app, name="exp")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlopsctl import __version__
 from mlopsctl.core import config, dvcrepo
 from mlopsctl.core import git as vcs
 from mlopsctl.core import python_env as environment
@@ -175,6 +176,7 @@ def init_project(
         progress("rendering template")
         with _timed(timings, "render"):
             _render(template_path, staging, name, package, options.no_input)
+            history_warning = record_template_source(staging, options.template)
         progress("writing starting data")
         with _timed(timings, "data"):
             data_files = write_starting_data(staging)
@@ -204,7 +206,7 @@ def init_project(
             shutil.rmtree(made_remote, ignore_errors=True)
         raise
 
-    warnings: list[str] = []
+    warnings: list[str] = [history_warning] if history_warning else []
     hooks = False
     if options.install_hooks:
         with _timed(timings, "hooks"):
@@ -266,6 +268,58 @@ def _render(template: Path, staging: Path, name: str, package: str, no_input: bo
                 f"the template could not be rendered: {exc}", "check the answers"
             ) from exc
         raise
+
+
+ANSWERS_FILE = ".copier-answers.yml"
+
+
+def record_template_source(project: Path, template: str) -> str | None:
+    """Make the answers file name what `copier update` needs: the template's history by a
+    portable path (`_src_path`), the exact template version rendered (`_commit`), and the
+    mlopsctl requirement (a `when: false` answer copier does not save). Returns a warning
+    when the history is missing (the project is made, but cannot be updated)."""
+    from mlopsctl.core import template_history as history
+    from mlopsctl.errors import MlopsctlError
+
+    answers: dict[str, Any] = {"mlopsctl_requirement": mlopsctl_requirement()}
+    commit: str | None = None
+    warning: str | None = None
+    try:
+        repo = history.synced_history(template)
+        commit = history.exact_commit(repo, f"v{__version__}")
+    except MlopsctlError as exc:
+        warning = f"the template's history is not available ({exc.message})"
+    else:
+        warning = None if commit else f"the template's history has no v{__version__} tag"
+    if commit:
+        answers.update(_commit=commit, _src_path=history.portable(repo))
+    write_answers(project, answers)
+    return warning and warning + ": `mlopsctl update` will need --from"
+
+
+def read_answers(project: Path) -> dict[str, Any]:
+    import yaml
+
+    path = project / ANSWERS_FILE
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def write_answers(project: Path, changes: dict[str, Any]) -> None:
+    """Change some answers in the answers file, keeping copier's order and header comment."""
+    import yaml
+
+    from mlopsctl.core.files import write_atomic
+
+    path = project / ANSWERS_FILE
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    header = "".join(line for line in text.splitlines(True) if line.startswith("#"))
+    answers = {**read_answers(project), **changes}
+    private: dict[str, Any] = {k: answers[k] for k in ("_commit", "_src_path") if k in answers}
+    private.update((k, v) for k, v in answers.items() if k.startswith("_"))
+    public = {k: v for k, v in answers.items() if not k.startswith("_")}
+    body = yaml.safe_dump({**private, **public}, sort_keys=False, allow_unicode=True)
+    write_atomic(path, header + body)
 
 
 def mlopsctl_requirement() -> str:

@@ -95,7 +95,10 @@ def test_params_yaml_is_the_composed_config_and_dvc_yaml_declares_the_model(
     }
     answers = yaml.safe_load((p / ".copier-answers.yml").read_text())
     assert answers["project_name"] == "demo"
-    assert Path(answers["_src_path"]).name == "tabular-classification"
+    # what `copier update` / `mlopsctl update` need: the template's history and version
+    assert Path(answers["_src_path"]).name == "tabular-classification.git"
+    assert answers["_commit"].startswith("v0.1.0-")
+    assert answers["mlopsctl_requirement"].startswith("mlopsctl")
 
 
 @pytest.mark.slow

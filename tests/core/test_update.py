@@ -1,0 +1,74 @@
+"""core.update: where an update starts and ends, on real projects from two template versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlopsctl.core.update import UpdateOptions, update_project
+from mlopsctl.errors import BadInput
+from tests.conftest import copy_project, git, mlopsctl
+from tests.template_versions import NEW_FILE, history_env, make_history
+
+
+@pytest.fixture(scope="module")
+def made_v1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    base = tmp_path_factory.mktemp("core-update")
+    env = history_env(make_history(base / "history"), base / "data")
+    mlopsctl("init", "demo", "--no-input", "--no-hooks", cwd=base, env=env, check=True)
+    return base / "demo", env
+
+
+@pytest.fixture
+def before_history(
+    made_v1: tuple[Path, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A project as made before answers recorded the template: no _commit, no mlopsctl answer,
+    the pin only in requirements.txt."""
+    made, env = made_v1
+    for name in ("MLOPSCTL_TEMPLATE_HISTORY", "XDG_DATA_HOME"):
+        monkeypatch.setenv(name, env[name])
+    project = copy_project(made, tmp_path)
+    answers = project / ".copier-answers.yml"
+    answers.write_text(
+        "".join(
+            line
+            for line in answers.read_text().splitlines(True)
+            if not line.startswith(("_commit", "mlopsctl_requirement"))
+        )
+    )
+    git("commit", "--quiet", "--no-verify", "--all", "-m", "old answers", cwd=project)
+    return project
+
+
+def test_the_pinned_mlopsctl_version_tells_where_a_project_started(before_history: Path) -> None:
+    result = update_project(UpdateOptions(before_history, to="0.2.0"))
+    assert result.from_commit.startswith("v0.1.0-0-g")
+    assert result.to_commit.startswith("v0.2.0-0-g")
+    assert NEW_FILE in result.added and not result.conflicts
+    assert NEW_FILE in git("diff", "--cached", "--name-only", cwd=before_history).stdout
+
+
+def test_no_recorded_version_asks_for_from(before_history: Path) -> None:
+    requirements = before_history / "requirements.txt"
+    requirements.write_text(
+        "".join(
+            line
+            for line in requirements.read_text().splitlines(True)
+            if not line.startswith("mlopsctl")
+        )
+    )
+    git("commit", "--quiet", "--no-verify", "--all", "-m", "no pin", cwd=before_history)
+    with pytest.raises(BadInput) as refused:
+        update_project(UpdateOptions(before_history, to="0.2.0"))
+    assert "--from" in (refused.value.hint or "")
+    done = update_project(UpdateOptions(before_history, to="0.2.0", from_version="0.1.0"))
+    assert NEW_FILE in done.added
+
+
+def test_an_unknown_version_is_bad_input_naming_the_known_ones(before_history: Path) -> None:
+    with pytest.raises(BadInput) as refused:
+        update_project(UpdateOptions(before_history, to="7.0.0"))
+    assert "v0.1.0, v0.2.0" in (refused.value.hint or "")
+    assert git("status", "--porcelain", cwd=before_history).stdout == ""
