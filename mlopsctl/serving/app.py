@@ -209,8 +209,8 @@ class PredictionService:
                 422, "this model takes no missing values: send a number for every feature"
             ) from exc
         self.metrics.rows += len(rows)
-        if self.log is not None:
-            self.log.write(model.features, rows, predictions)
+        if self.log is not None and not self.log.write(model.features, rows, predictions):
+            self.metrics.log_dropped += len(rows)  # the prediction stands: only its log is lost
         return predictions, proba
 
     def _v2_infer(self, payload: dict[str, Any]) -> Response:
