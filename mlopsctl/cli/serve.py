@@ -14,7 +14,7 @@ def serve(
     ref: str = typer.Argument(None, help=options.MODEL_REF_HELP),
     rev: str = typer.Option(None, "--rev", help="Serve the model of this git revision."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8080, "--port", "-p", help="Port to listen on."),
+    port: int = typer.Option(8080, "--port", "-p", min=1, max=65535, help="Port to listen on."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
     prediction_log: Path = typer.Option(
         None, "--prediction-log", help="Log every predicted row as JSON lines in this folder."

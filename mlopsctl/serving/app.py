@@ -17,12 +17,16 @@ from mlopsctl.serving.metrics import CONTENT_TYPE, ServiceMetrics
 from mlopsctl.serving.model import ServedModel
 from mlopsctl.serving.predlog import PredictionLog
 from mlopsctl.serving.protocol import (
+    BINARY_EXTENSION,
+    BINARY_HEADER,
     RequestError,
-    parse_json,
+    encode_binary,
+    parse_request,
     v1_rows,
     v2_datatype,
     v2_requested_outputs,
     v2_rows,
+    wants_binary,
 )
 
 Scope = dict[str, Any]
@@ -39,6 +43,14 @@ class Response:
     status: int
     body: bytes
     content_type: bytes = JSON_TYPE
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value)
+    return None
 
 
 def json_response(status: int, payload: Any) -> Response:
@@ -72,7 +84,11 @@ class PredictionService:
             "/v2/health/ready": ("/v2/health/ready", self._ready),
             "/v2": ("/v2", self._server_metadata),
             f"/v2/models/{name}": ("/v2/models/{name}", self._model_metadata),
-            f"/v2/models/{name}/ready": ("/v2/models/{name}/ready", self._ready),
+            f"/v2/models/{name}/ready": ("/v2/models/{name}/ready", self._model_ready),
+            f"/v2/models/{name}/versions/{model.version}/ready": (
+                "/v2/models/{name}/versions/{version}/ready",
+                self._model_ready,
+            ),
             f"/v2/models/{name}/versions/{model.version}": (
                 "/v2/models/{name}/versions/{version}",
                 self._model_metadata,
@@ -107,11 +123,19 @@ class PredictionService:
         start = time.perf_counter()
         method = scope["method"]
         path = scope["path"]
+        if len(path) > 1 and path[-1] == "/":  # `/v2/` is `/v2`, as the protocol writes it
+            path = path.rstrip("/") or "/"
         route = "other"
         if method == "POST" and path in self.post_routes:
             route, handler = self.post_routes[path]
             body = await self._read_body(scope, receive)
-            response = body if isinstance(body, Response) else self._answer_post(handler, body)
+            response = (
+                body
+                if isinstance(body, Response)
+                else self._answer_post(handler, body, _header(scope, BINARY_HEADER))
+            )
+            if response.status == 422 and route.startswith("/v2/"):
+                response.status = 400  # the V2 protocol answers a request it cannot take so
         elif method in ("GET", "HEAD") and path in self.get_routes:
             route, get_handler = self.get_routes[path]
             response = get_handler()
@@ -119,7 +143,12 @@ class PredictionService:
             route = "/metrics"
             response = Response(200, self.metrics.render(), CONTENT_TYPE)
         elif path in self.post_routes or path in self.get_routes or path == "/metrics":
+            allow = b"POST" if path in self.post_routes else b"GET, HEAD"
             response = error_response(405, f"{method} is not allowed on {path}")
+            response.headers = ((b"allow", allow),)
+        elif method == "POST" and path.startswith("/v2/models/") and path.endswith("/infer"):
+            # another model or version: the protocol's infer answers 400 with an error object
+            response = error_response(400, self._not_found(path))
         else:
             response = error_response(404, self._not_found(path))
         status = response.status
@@ -130,6 +159,7 @@ class PredictionService:
                 "headers": [
                     (b"content-type", response.content_type),
                     (b"content-length", str(len(response.body)).encode()),
+                    *response.headers,
                 ],
             }
         )
@@ -174,11 +204,18 @@ class PredictionService:
             413, f"the request body is larger than {self.max_body} bytes: send smaller batches"
         )
 
-    def _answer_post(self, handler: Callable[[dict[str, Any]], Response], body: bytes) -> Response:
+    def _answer_post(
+        self,
+        handler: Callable[[dict[str, Any]], Response],
+        body: bytes,
+        binary_header: bytes | None = None,
+    ) -> Response:
         try:
-            return handler(parse_json(body))
+            return handler(parse_request(body, binary_header))
         except RequestError as exc:
             return error_response(exc.status, exc.message)
+        except RecursionError:  # the client's doing: nothing a model does recurses so deep
+            return error_response(400, "the request is nested too deeply")
         except Exception:
             error_id = uuid.uuid4().hex[:12]
             self.metrics.error("model")
@@ -198,6 +235,10 @@ class PredictionService:
             array = model.to_array(rows)
         except ValueError as exc:
             raise RequestError(422, str(exc)) from exc
+        except OverflowError as exc:  # an integer beyond float64
+            raise RequestError(
+                422, "a number is too large for float64: send finite numbers"
+            ) from exc
         try:
             predictions = model.predict(array)
             proba = model.predict_proba(array) if probabilities else None
@@ -209,15 +250,15 @@ class PredictionService:
                 422, "this model takes no missing values: send a number for every feature"
             ) from exc
         self.metrics.rows += len(rows)
-        if self.log is not None:
-            self.log.write(model.features, rows, predictions)
+        if self.log is not None and not self.log.write(model.features, rows, predictions):
+            self.metrics.log_dropped += len(rows)  # the prediction stands: only its log is lost
         return predictions, proba
 
     def _v2_infer(self, payload: dict[str, Any]) -> Response:
         outputs = v2_requested_outputs(self.model, payload)
         rows = v2_rows(self.model, payload)
         predictions, proba = self._predict(rows, "predict_proba" in outputs)
-        result = []
+        result: list[dict[str, Any]] = []
         for name in outputs:
             if name == "predict":
                 result.append(
@@ -245,7 +286,21 @@ class PredictionService:
         }
         if isinstance(payload.get("id"), str):
             answer["id"] = payload["id"]
-        return json_response(200, answer)
+        blobs = []
+        for output in result:
+            if wants_binary(payload, output["name"]):
+                blob = encode_binary(output["datatype"], output.pop("data"))
+                output["parameters"] = {"binary_data_size": len(blob)}
+                blobs.append(blob)
+        if not blobs:
+            return json_response(200, answer)
+        header = json.dumps(answer, separators=(",", ":")).encode()
+        return Response(
+            200,
+            b"".join([header, *blobs]),
+            b"application/octet-stream",
+            ((BINARY_HEADER, str(len(header)).encode()),),
+        )
 
     def _v1_predict(self, payload: dict[str, Any]) -> Response:
         predictions, _ = self._predict(v1_rows(self.model, payload))
@@ -257,9 +312,17 @@ class PredictionService:
     def _ready(self) -> Response:
         return json_response(200, {"ready": True})
 
+    def _model_ready(self) -> Response:
+        return json_response(200, {"name": self.model.name, "ready": True})
+
     def _server_metadata(self) -> Response:
         return json_response(
-            200, {"name": "mlopsctl", "version": self.server_version, "extensions": []}
+            200,
+            {
+                "name": "mlopsctl",
+                "version": self.server_version,
+                "extensions": [BINARY_EXTENSION],
+            },
         )
 
     def _model_metadata(self) -> Response:
@@ -283,7 +346,8 @@ class PredictionService:
                 "outputs": outputs,
                 "parameters": {
                     "sha256": model.sha256,
-                    "classes": model.classes,
+                    # a parameter is a string, number or boolean, never a list: JSON text
+                    "classes": json.dumps(model.classes),
                     "estimator": model.metadata.get("estimator"),
                     "sklearn_version": model.metadata.get("sklearn_version"),
                 },

@@ -21,6 +21,7 @@ class ServiceMetrics:
         self.latency_sum: dict[str, float] = {}
         self.errors: dict[str, int] = {}
         self.rows = 0
+        self.log_dropped = 0  # predicted rows the prediction log could not take
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
@@ -78,5 +79,9 @@ class ServiceMetrics:
             "# HELP mlopsctl_predictions_total Rows predicted.",
             "# TYPE mlopsctl_predictions_total counter",
             f"mlopsctl_predictions_total{{{model}}} {self.rows}",
+            "# HELP mlopsctl_prediction_log_dropped_total Predicted rows the prediction log "
+            "could not write (full disk, unwritable folder); the predictions were answered.",
+            "# TYPE mlopsctl_prediction_log_dropped_total counter",
+            f"mlopsctl_prediction_log_dropped_total{{{model}}} {self.log_dropped}",
         ]
         return ("\n".join(lines) + "\n").encode()

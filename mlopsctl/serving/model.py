@@ -168,6 +168,12 @@ def load_model(
         raise ModelLoadError(f"{pkl} holds a {type(estimator).__name__}, which cannot predict")
     features = list(metadata["features"])
     frame_columns = fitted_columns(estimator, features)
+    fitted_width = getattr(estimator, "n_features_in_", None)
+    if frame_columns is None and isinstance(fitted_width, int) and fitted_width != len(features):
+        raise ModelLoadError(
+            f"model.json lists {len(features)} features, but the model was fitted on "
+            f"{fitted_width}: no request could be answered"
+        )
     classes = metadata.get("classes")
     if classes is None and hasattr(estimator, "classes_"):
         classes = [_plain(c) for c in estimator.classes_]

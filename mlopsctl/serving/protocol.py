@@ -41,6 +41,8 @@ def parse_json(body: bytes) -> dict[str, Any]:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RequestError(400, f"the request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise RequestError(400, "the request body is nested too deeply") from exc
     if not isinstance(payload, dict):
         raise RequestError(400, "the request body must be a JSON object")
     return payload
@@ -55,9 +57,7 @@ def _check_value(model: ServedModel, feature: str, value: Any, where: str) -> No
     if kind is str and feature in model.categorical:
         return
     wanted = "a string, a number or null" if feature in model.categorical else "a number or null"
-    raise RequestError(
-        422, f"{where}: feature {feature!r} must be {wanted}, got {json.dumps(value)[:40]}"
-    )
+    raise RequestError(422, f"{where}: feature {feature!r} must be {wanted}, got {_short(value)}")
 
 
 def check_rows(model: ServedModel, rows: list[Any], where: str) -> list[list[Any]]:
@@ -121,15 +121,29 @@ def v1_rows(model: ServedModel, payload: dict[str, Any]) -> list[list[Any]]:
     return check_rows(model, instances, "instances")
 
 
-def _flat(data: Any, where: str) -> list[Any]:
+def _short(value: Any) -> str:
+    """A value as a message quotes it: JSON, cut short (and never a recursion)."""
+    try:
+        return json.dumps(value)[:40]
+    except (TypeError, ValueError, RecursionError):
+        return type(value).__name__
+
+
+def _flat(data: Any, where: str, depth: int = 0) -> list[Any]:
+    """`data` flattened, row-major; tensors here have at most two dimensions, so nesting
+    deeper than a few levels is refused rather than followed."""
     if not isinstance(data, list):
         raise RequestError(422, f"{where}: `data` must be a list")
     if data and isinstance(data[0], list):
+        if depth >= 4:
+            raise RequestError(422, f"{where}: `data` is nested deeper than its shape")
         flat: list[Any] = []
         for item in data:
             if not isinstance(item, list):
                 raise RequestError(422, f"{where}: `data` mixes lists and values")
-            flat.extend(_flat(item, where) if item and isinstance(item[0], list) else item)
+            flat.extend(
+                _flat(item, where, depth + 1) if item and isinstance(item[0], list) else item
+            )
         return flat
     return data
 
@@ -155,8 +169,10 @@ def v2_rows(model: ServedModel, payload: dict[str, Any]) -> list[list[Any]]:
         if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
             raise RequestError(422, f"inputs[{index}] must be an object with a `name`")
         datatype = tensor.get("datatype")
-        if datatype is not None and datatype not in V2_NUMERIC and datatype != "BYTES":
-            raise RequestError(422, f"inputs[{index}]: unknown datatype {datatype!r}")
+        if datatype is not None and (
+            not isinstance(datatype, str) or (datatype not in V2_NUMERIC and datatype != "BYTES")
+        ):
+            raise RequestError(422, f"inputs[{index}]: unknown datatype {_short(datatype)}")
     width = model.n_features
     if len(inputs) == 1 and (width > 1 or inputs[0]["name"] not in model.features):
         tensor = inputs[0]
@@ -230,3 +246,121 @@ def v2_datatype(values: list[Any]) -> str:
     if values and all(type(v) is bool for v in values):
         return "BOOL"
     return "BYTES"
+
+
+# Triton's binary tensor extension (what tritonclient and the KServe client send by default):
+# the body is a JSON header of `Inference-Header-Content-Length` bytes, then each input with
+# `parameters.binary_data_size` as raw little-endian bytes, in the order of `inputs`.
+BINARY_HEADER = b"inference-header-content-length"
+BINARY_EXTENSION = "binary_tensor_data"
+_BINARY_TYPES = {
+    "FP64": "<f8",
+    "FP32": "<f4",
+    "FP16": "<f2",
+    "INT64": "<i8",
+    "INT32": "<i4",
+    "INT16": "<i2",
+    "INT8": "i1",
+    "UINT64": "<u8",
+    "UINT32": "<u4",
+    "UINT16": "<u2",
+    "UINT8": "u1",
+    "BOOL": "?",
+}
+
+
+def parse_request(body: bytes, header_length: bytes | None) -> dict[str, Any]:
+    """The JSON object of a request, with binary tensors (if any) decoded into `data`."""
+    if header_length is None:
+        return parse_json(body)
+    try:
+        length = int(header_length)
+    except ValueError:
+        length = -1
+    if not 0 < length <= len(body):
+        raise RequestError(
+            400,
+            f"Inference-Header-Content-Length is {header_length.decode(errors='replace')!r}, "
+            f"the body has {len(body)} bytes",
+        )
+    payload = parse_json(body[:length])
+    _decode_binary_inputs(payload, memoryview(body)[length:])
+    return payload
+
+
+def _decode_binary_inputs(payload: dict[str, Any], binary: memoryview) -> None:
+    import numpy as np
+
+    inputs = payload.get("inputs")
+    offset = 0
+    for index, tensor in enumerate(inputs if isinstance(inputs, list) else ()):
+        parameters = tensor.get("parameters") if isinstance(tensor, dict) else None
+        size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+        if size is None:
+            continue
+        if type(size) is not int or size < 0 or offset + size > len(binary):
+            raise RequestError(
+                400, f"inputs[{index}]: binary_data_size {_short(size)} is not in the body"
+            )
+        chunk = binary[offset : offset + size]
+        offset += size
+        datatype = tensor.get("datatype")
+        if datatype == "BYTES":
+            tensor["data"] = _decode_bytes(chunk, index)
+        elif isinstance(datatype, str) and datatype in _BINARY_TYPES:
+            dtype = np.dtype(_BINARY_TYPES[datatype])
+            if size % dtype.itemsize:
+                raise RequestError(
+                    400, f"inputs[{index}]: {size} bytes is not a whole number of {datatype}"
+                )
+            tensor["data"] = np.frombuffer(chunk, dtype=dtype).tolist()
+        else:
+            raise RequestError(400, f"inputs[{index}]: unknown datatype {_short(datatype)}")
+    if offset != len(binary):
+        raise RequestError(
+            400, f"the body has {len(binary) - offset} bytes no binary_data_size accounts for"
+        )
+
+
+def _decode_bytes(chunk: memoryview, index: int) -> list[str]:
+    values, offset = [], 0
+    while offset < len(chunk):
+        if offset + 4 > len(chunk):
+            raise RequestError(400, f"inputs[{index}]: a BYTES element is cut short")
+        length = int.from_bytes(chunk[offset : offset + 4], "little")
+        offset += 4
+        if offset + length > len(chunk):
+            raise RequestError(400, f"inputs[{index}]: a BYTES element is cut short")
+        try:
+            values.append(bytes(chunk[offset : offset + length]).decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise RequestError(400, f"inputs[{index}]: a BYTES element is not UTF-8") from exc
+        offset += length
+    return values
+
+
+def wants_binary(payload: dict[str, Any], output: str) -> bool:
+    """Whether the client asked for this output as binary (per output, else for all)."""
+    default = False
+    parameters = payload.get("parameters")
+    if isinstance(parameters, dict) and parameters.get("binary_data_output") is True:
+        default = True
+    for requested in payload.get("outputs") or ():
+        if isinstance(requested, dict) and requested.get("name") == output:
+            flag = (requested.get("parameters") or {}).get("binary_data")
+            if isinstance(flag, bool):
+                return flag
+    return default
+
+
+def encode_binary(datatype: str, data: list[Any]) -> bytes:
+    """One output tensor's data as the binary extension carries it."""
+    if datatype == "BYTES":
+        parts = []
+        for value in data:
+            raw = str(value).encode("utf-8")
+            parts.append(len(raw).to_bytes(4, "little") + raw)
+        return b"".join(parts)
+    import numpy as np
+
+    return np.asarray(data, dtype=np.dtype(_BINARY_TYPES[datatype])).tobytes()

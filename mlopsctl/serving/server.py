@@ -10,6 +10,8 @@ Environment (all optional):
   MAX_BODY_BYTES     larger request bodies get 413 [4194304]
   PREDICTION_LOG     a folder: log every predicted row there as JSON lines [off]
   PREDICTION_LOG_MAX_BYTES, PREDICTION_LOG_BACKUPS   rotation [10485760, 4]
+  REQUEST_READ_TIMEOUT  seconds to read a request (headers and body), else disconnected [10]
+  MAX_CONNECTIONS    open connections per worker; past it the longest idle is closed [800]
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ def run(host: str, port: int, workers: int = 1) -> None:
         "access_log": False,
         "server_header": False,
         "timeout_graceful_shutdown": 10,
+        # TCP_NODELAY, request read timeouts and a connection cap (see connections.py)
+        "http": "mlopsctl.serving.connections:GuardedHttpToolsProtocol",
     }
     print(
         f"mlopsctl-serving: {app.model.name} version {app.model.version} "

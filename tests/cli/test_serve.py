@@ -3,36 +3,21 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.conftest import git, mlopsctl
-from tests.serving.http import call, free_port, wait_ready
+from tests.serving.http import call, free_port, running
 
 
 @contextmanager
 def serving(*args: str, cwd: Path) -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlopsctl", "serve", *args, "--port", str(port)],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(base, proc)
+    cmd = [sys.executable, "-m", "mlopsctl", "serve", *args, "--port", str(port)]
+    with running(cmd, port, cwd=cwd) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        if proc.stdout:
-            proc.stdout.close()
 
 
 def test_serve_the_projects_model(trained_template: Path) -> None:
@@ -107,3 +92,10 @@ def test_serve_refuses_what_it_cannot_serve(trained_project: Path, tmp_path: Pat
         port = str(taken.getsockname()[1])
         proc = mlopsctl("serve", "--port", port, cwd=trained_project)
     assert proc.returncode == 3 and "--port" in proc.stderr
+
+
+def test_a_port_outside_1_to_65535_is_a_usage_error(tmp_path: Path) -> None:
+    for port in ("99999", "70000", "-1", "0"):
+        proc = mlopsctl("serve", "--port", port, cwd=tmp_path)
+        assert proc.returncode == 2, (port, proc.stderr)
+        assert "Traceback" not in proc.stderr and "--port" in proc.stderr

@@ -203,3 +203,22 @@ def test_docker_builder_without_docker_or_its_daemon_says_what_to_do(
     assert "no Docker daemon answers" in proc.stderr and "no-daemon.sock" in proc.stderr
     assert "DOCKER_HOST" in proc.stderr and "--builder native" in proc.stderr
     assert not out.parent.exists()
+
+
+def test_the_explicit_native_builder_builds_what_auto_builds(
+    trained_project: Path, small_base: Path, build_env: dict[str, str], tmp_path: Path
+) -> None:
+    auto = build(
+        trained_project, build_env, "--base", str(small_base), "-o", str(tmp_path / "a.tar")
+    )
+    native = build(
+        trained_project,
+        build_env,
+        "--builder",
+        "native",
+        "--base",
+        str(small_base),
+        "-o",
+        str(tmp_path / "n.tar"),
+    )
+    assert native["builder"] == "native" and native["digest"] == auto["digest"]

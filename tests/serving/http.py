@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 
@@ -46,3 +51,43 @@ def wait_ready(base: str, proc: subprocess.Popen[Any] | None = None, timeout: fl
             pass
         time.sleep(0.2)
     raise AssertionError(f"{base} was not ready within {timeout} s")
+
+
+@contextmanager
+def running(
+    cmd: list[str], port: int, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[str]:
+    """A server started by `cmd` listening on `port`: its base URL once ready, stopped after."""
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base, proc)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+@contextmanager
+def service(model_dir: Path, **settings: str) -> Iterator[str]:
+    """The image's entrypoint (`python -m mlopsctl.serving`) serving `model_dir` on loopback."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "MODEL_DIR": str(model_dir),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        **settings,
+    }
+    with running([sys.executable, "-m", "mlopsctl.serving"], port, env) as base:
+        yield base

@@ -107,7 +107,7 @@ def test_health_metadata_and_unknown_paths(app: Any, model_dir: Path) -> None:
     assert [i["name"] for i in meta["inputs"]] == recorded["features"]
     assert meta["parameters"]["sha256"] == sha256_file(model_dir / "model.pkl")
     other = request(app, "POST", "/v2/models/other/infer", {"inputs": []})
-    assert other.status == 404 and "demo" in other.json()["error"]
+    assert other.status == 400 and "demo" in other.json()["error"]  # the spec lists 400
     assert request(app, "GET", INFER).status == 405
 
 
@@ -117,13 +117,13 @@ def test_health_metadata_and_unknown_paths(app: Any, model_dir: Path) -> None:
         ("{not json", 400, "not valid JSON"),
         ("[1, 2]", 400, "JSON object"),
         ("", 400, "empty"),
-        ({"inputs": []}, 422, "inputs"),
-        ({"inputs": [{"name": "x", "shape": [1, 3], "data": [1, 2, 3]}]}, 422, "[N, 30]"),
-        ({"inputs": [{"name": "x", "shape": [2, 30], "data": [0.0] * 30}]}, 422, "needs 60"),
-        ({"inputs": [{"name": "x", "shape": [0, 30], "data": []}]}, 422, "empty"),
-        ({"inputs": [{"name": "x", "shape": [1, 30], "data": ["a"] * 30}]}, 422, "number"),
-        ({"inputs": [{"name": "x", "shape": [1, 30], "data": [True] * 30}]}, 422, "number"),
-        ({"inputs": [{"name": "x", "shape": [1, 30], "data": [1e308 * 10] * 30}]}, 422, "infinite"),
+        ({"inputs": []}, 400, "inputs"),
+        ({"inputs": [{"name": "x", "shape": [1, 3], "data": [1, 2, 3]}]}, 400, "[N, 30]"),
+        ({"inputs": [{"name": "x", "shape": [2, 30], "data": [0.0] * 30}]}, 400, "needs 60"),
+        ({"inputs": [{"name": "x", "shape": [0, 30], "data": []}]}, 400, "empty"),
+        ({"inputs": [{"name": "x", "shape": [1, 30], "data": ["a"] * 30}]}, 400, "number"),
+        ({"inputs": [{"name": "x", "shape": [1, 30], "data": [True] * 30}]}, 400, "number"),
+        ({"inputs": [{"name": "x", "shape": [1, 30], "data": [1e308 * 10] * 30}]}, 400, "infinite"),
         (
             {
                 "inputs": [
@@ -131,10 +131,10 @@ def test_health_metadata_and_unknown_paths(app: Any, model_dir: Path) -> None:
                     {"name": "nope", "shape": [1], "data": [1.0]},
                 ]
             },
-            422,
+            400,
             "unknown nope",
         ),
-        ({"outputs": [{"name": "nope"}], "inputs": []}, 422, "unknown output"),
+        ({"outputs": [{"name": "nope"}], "inputs": []}, 400, "unknown output"),
     ],
 )
 def test_bad_v2_requests_get_a_4xx_saying_what_is_wrong(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlopsctl.core import git as vcs
 from mlopsctl.core.dvcrepo import is_local_url, open_repo
+from mlopsctl.core.urls import without_credentials
 from mlopsctl.errors import BadInput, EnvironmentProblem
 
 if TYPE_CHECKING:
@@ -195,11 +196,11 @@ def resolve_remote(repo: Repo, remote: str | None, must_exist: bool) -> tuple[st
     url = str(remotes[name].get("url", ""))
     if must_exist and is_local_url(url) and not Path(_local_path(url)).is_dir():
         raise EnvironmentProblem(
-            f"the DVC remote {name!r} is a folder that does not exist: {url}",
+            f"the DVC remote {name!r} is a folder that does not exist: {without_credentials(url)}",
             "mount or restore it, or point the remote elsewhere: "
             f"dvc remote modify {name} url NEW_URL",
         )
-    return name, url
+    return name, without_credentials(url)
 
 
 def _local_path(url: str) -> str:
@@ -215,5 +216,5 @@ def _unreachable(name: str, exc: BaseException) -> EnvironmentProblem:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
+    text = without_credentials(str(exc)).strip()
     return text.splitlines()[0] if text else type(exc).__name__

@@ -38,8 +38,8 @@ _INSTALL_HINTS = {
 def pick_builder(builder: str) -> str:
     if builder not in BUILDERS:
         raise BadInput(f"unknown builder {builder!r}", f"choose one of {', '.join(BUILDERS)}")
-    if builder == "auto":
-        return "native"
+    if builder in ("auto", "native"):
+        return "native"  # our own writer: no program to look for
     if shutil.which(builder) is None:
         raise EnvironmentProblem(
             f"--builder {builder}: {builder} is not installed",

@@ -21,6 +21,7 @@ from mlopsctl.core.image.layers import (
     APP_UID,
 )
 from mlopsctl.core.model.source import ModelSource, StagedModel
+from mlopsctl.core.urls import without_credentials
 
 PORT = 8080
 
@@ -81,7 +82,7 @@ def image_labels(source: ModelSource, staged: StagedModel, epoch: int) -> dict[s
             labels["org.opencontainers.image.revision"] = commit
         remote = vcs.output(source.project, "config", "--get", "remote.origin.url")
         if remote:
-            labels["org.opencontainers.image.source"] = remote
+            labels["org.opencontainers.image.source"] = without_credentials(remote)
         params = _params_text(source.project, source.commit)
         if params is not None:
             labels["io.mlopsctl.params.sha256"] = hashlib.sha256(params.encode()).hexdigest()

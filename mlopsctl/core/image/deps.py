@@ -22,7 +22,9 @@ from mlopsctl.errors import EnvironmentProblem
 # what mlopsctl.serving imports besides the standard library and the model's own modules
 # (httptools: uvicorn's C HTTP parser, about 20% more requests a second than its h11)
 SERVICE_DISTRIBUTIONS = ("uvicorn", "httptools", "numpy")
-LAYER_FORMAT = "2"  # bump when the layer's layout changes
+LAYER_FORMAT = "3"  # bump when the layer's layout changes (3: .pyc name the image's paths)
+# where the layer's site-packages is in the image (context.LAYERS puts deps/ at /app/deps)
+IMAGE_SITE_PACKAGES = "/app/deps/site-packages"
 _MANYLINUX = ("manylinux_2_28", "manylinux_2_27", "manylinux_2_17", "manylinux2014")
 
 
@@ -222,8 +224,10 @@ def _pip(args: list[str]) -> None:
 
 
 def _compile(site: Path) -> None:
-    """.pyc files that do not depend on mtimes or hash seeds: the image starts fast, also
-    on a read-only root filesystem, and two builds give the same bytes."""
+    """.pyc files that do not depend on mtimes, hash seeds or where they were compiled:
+    the image starts fast, also on a read-only root filesystem, and two builds give the
+    same bytes. Each .pyc records its source's path in the image (`-s`/`-p`), not this
+    build's temporary folder, so tracebacks in the image name the image's files."""
     env = dict(os.environ, PYTHONHASHSEED="0", SOURCE_DATE_EPOCH="0")
     cmd = [
         sys.executable,
@@ -234,6 +238,10 @@ def _compile(site: Path) -> None:
         "0",
         "--invalidation-mode",
         "unchecked-hash",
+        "-s",
+        str(site),
+        "-p",
+        IMAGE_SITE_PACKAGES,
         str(site),
     ]
     proc.run(cmd, env=env)

@@ -91,7 +91,8 @@ def compress_layer(tar_path: Path, blobs: Path, cache: Path | None) -> Blob:
             shutil.copyfileobj(src, gz, 1 << 20)
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            part = cached.with_suffix(".part")
+            # a name of this process's own: two builds may compress the same layer at once
+            part = cached.with_name(f".{cached.name}.{os.getpid()}.part")
             shutil.copyfile(tmp, part)
             os.replace(part, cached)
     digest = sha256_path(tmp)

@@ -14,7 +14,7 @@ from typing import Any
 
 from mlopsctl.core import git as vcs
 from mlopsctl.core.files import write_json
-from mlopsctl.errors import BadInput, EnvironmentProblem
+from mlopsctl.errors import BadInput, CheckFailed, EnvironmentProblem
 
 MODEL_FILE = "model.pkl"
 METADATA_FILE = "model.json"
@@ -31,6 +31,7 @@ class ModelSource:
     commit: str | None  # None: the files in `folder` as they are now
     folder: str  # a folder path: absolute for a plain folder, else relative to the project
     stage: str | None = None
+    recorded_sha256: str | None = None  # what the registry's lineage record says
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,13 @@ def resolve_model(ref: str | None, rev: str | None, cwd: Path) -> ModelSource:
 
         found = resolve(project.root, ref)
         return ModelSource(
-            found.name, found.version, project.root, found.commit, MODELS_DIR, found.stage
+            found.name,
+            found.version,
+            project.root,
+            found.commit,
+            MODELS_DIR,
+            found.stage,
+            _registered_sha256(found.state, found.version),
         )
     if rev is not None:
         commit = vcs.output(project.root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
@@ -153,6 +160,7 @@ def stage_model(source: ModelSource, dest: Path) -> StagedModel:
             "the service needs the model's input names in order (the template's train writes them)",
         )
     sha256 = hashlib.sha256(pkl).hexdigest()
+    verify_model(source, pkl, metadata)  # before anything can unpickle it
     version = source.version or (source.commit[:12] if source.commit else sha256[:12])
     metadata = {**metadata, "name": source.name, "version": version, "sha256": sha256}
     (dest / MODEL_FILE).write_bytes(pkl)
@@ -191,3 +199,93 @@ def _read_files(source: ModelSource) -> tuple[bytes, str]:
                 "was trained",
             ) from exc
     return files[0], files[1]
+
+
+def _registered_sha256(state: Any, version: str) -> str | None:
+    """The model sha256 in the lineage record of the tag that registered `version`."""
+    from mlopsctl.core.registry.state import registration
+    from mlopsctl.core.registry.tags import record_from_message
+
+    tag = registration(state, version)
+    record = record_from_message(tag.message) if tag is not None else None
+    value = (record or {}).get("model_sha256")
+    return value.lower() if isinstance(value, str) and len(value) == 64 else None
+
+
+def verify_model(source: ModelSource, pkl: bytes, metadata: dict[str, Any]) -> None:
+    """Refuse model bytes that are not the ones recorded: by the registry (the version's
+    lineage record), by dvc.lock (at the model's commit, or in the workspace) or, for a
+    plain folder, by its model.json. A pickle runs code when loaded, so this runs before
+    anything unpickles it. A model from a project must be recorded somewhere."""
+    import hashlib
+
+    checks: list[tuple[str, str, str]] = []  # (algorithm, expected hex, who recorded it)
+    what = f"{source.name} {source.version}" if source.version else source.name
+    if source.recorded_sha256:
+        checks.append(("sha256", source.recorded_sha256, f"the registry's record of {what}"))
+    lock_md5, lock_name = _dvc_lock_md5(source)
+    if lock_md5:
+        checks.append(("md5", lock_md5, lock_name))
+    recorded = metadata.get("sha256")
+    if source.project is None and isinstance(recorded, str) and recorded:
+        checks.append(("sha256", recorded.lower(), f"{METADATA_FILE} of {source.name}"))
+    if not checks:
+        if source.project is not None:
+            raise CheckFailed(
+                f"nothing records the hash of {source.folder}/{MODEL_FILE} ({what}): no "
+                "dvc.lock entry, no registry record, so it cannot be verified before loading",
+                "make it a DVC stage output (`mlopsctl train` writes dvc.lock), or serve a "
+                "model folder whose model.json records its sha256",
+            )
+        return
+    for algorithm, expected, where in checks:
+        actual = hashlib.new(algorithm, pkl, usedforsecurity=algorithm != "md5").hexdigest()
+        if actual != expected:
+            raise CheckFailed(
+                f"{MODEL_FILE} of {what} is not the model {where} records ({algorithm} "
+                f"{actual[:12]}..., recorded {expected[:12]}...): refusing to load it, a "
+                "pickle runs code",
+                "restore the model (`dvc checkout` / `dvc pull --force`, or retrain it); if "
+                "the DVC cache was changed, `dvc cache` has a copy that no longer matches "
+                "its name: remove it and pull again",
+            )
+
+
+def _dvc_lock_md5(source: ModelSource) -> tuple[str | None, str]:
+    """(md5 of the model file in the dvc.lock that governs it, which dvc.lock that is)."""
+    if source.project is not None:
+        root, path = source.project, f"{source.folder.strip('/')}/{MODEL_FILE}"
+        if source.commit is not None:
+            text = vcs.show_file(root, source.commit, "dvc.lock")
+            where = f"dvc.lock at {source.commit[:12]}"
+        else:
+            lock = root / "dvc.lock"
+            text = lock.read_text(encoding="utf-8") if lock.is_file() else None
+            where = "dvc.lock"
+    else:  # a plain folder: the project it is in, if any
+        folder = Path(source.folder)
+        found = next((p for p in folder.parents if (p / "dvc.lock").is_file()), None)
+        if found is None:
+            return None, ""
+        root, path = found, (folder / MODEL_FILE).relative_to(found).as_posix()
+        text = (root / "dvc.lock").read_text(encoding="utf-8")
+        where = str(root / "dvc.lock")
+    md5 = _lock_out_md5(text or "", path)
+    return (md5, where) if md5 else (None, "")
+
+
+def _lock_out_md5(text: str, path: str) -> str | None:
+    import yaml
+
+    try:
+        lock = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return None
+    stages = lock.get("stages") if isinstance(lock, dict) else None
+    for stage in stages.values() if isinstance(stages, dict) else ():
+        outs = stage.get("outs") if isinstance(stage, dict) else None
+        for out in outs if isinstance(outs, list) else ():
+            if isinstance(out, dict) and out.get("path") == path and out.get("md5"):
+                md5 = str(out["md5"])
+                return None if md5.endswith(".dir") else md5
+    return None
