@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import sysconfig
 import tarfile
 from pathlib import Path
 
@@ -90,7 +91,11 @@ def test_an_editable_install_of_the_project_never_reaches_the_image(
     index may hold an unrelated package of that name (dependency confusion): the image and
     its SBOM must not have it."""
     venv = tmp_path / "venv"
-    run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], tmp_path, check=True)
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path, check=True)
+    # a new environment on top of this one (pip, hatchling, mlopsctl's dependencies), so the
+    # editable install lands in the new environment only
+    site = next((venv / "lib").glob("python3.*/site-packages"))
+    (site / "_parent.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     python = str(venv / "bin" / "python")
     install = [python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
     run([*install, "--no-index", "-e", str(features_project)], tmp_path, env=build_env, check=True)
