@@ -293,14 +293,13 @@ def write_params_into_conf(project: Path, wanted: dict[str, Any]) -> list[str] |
                     node[part] = {}
                 node = node[part]
             value = flatten(wanted).get(key, _MISSING)
+            where = f"{path.relative_to(project).as_posix()}: {'.'.join(inner)}"
             if value is _MISSING:
                 node.pop(inner[-1], None)
-                changes.append(f"{path.relative_to(project).as_posix()}: {'.'.join(inner)} removed")
+                changes.append(f"{where} removed")
             else:
                 node[inner[-1]] = value
-                changes.append(
-                    f"{path.relative_to(project).as_posix()}: {'.'.join(inner)}: {value}"
-                )
+                changes.append(f"{where}: {json.dumps(value)}")
             out = io.StringIO()
             yaml.dump(doc, out)
             edit(path, out.getvalue())
