@@ -129,3 +129,8 @@ def test_a_model_needing_a_missing_module_is_refused_before_serving(
     assert "the model needs the module 'demo.features'" in proc.stderr
     assert "Serving" not in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_model_folder_inside_the_project_gets_its_code_too(features_project: Path) -> None:
+    with serving("models", cwd=features_project) as base:
+        assert call(f"{base}/v2/models/demo")[0] == 200

@@ -84,7 +84,11 @@ def pickle_imports(pkl: bytes) -> PickleImports:
 def _source_files(source: ModelSource) -> dict[str, Callable[[], bytes]]:
     """The .py files under src/ (relative to src/), at the model's commit or as they are."""
     if source.project is None:
-        return {}
+        # a model folder inside a project (`serve models`): that project's src/ as it is
+        parent = Path(source.folder).parent
+        if not (parent / "dvc.yaml").is_file():
+            return {}
+        return _source_files(ModelSource(source.name, None, parent, None, source.folder))
     if source.commit is None:
         root = source.project / SOURCE_DIR
         if not root.is_dir():
