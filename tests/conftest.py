@@ -143,3 +143,69 @@ def switch(project: Path, branch: str) -> None:
     """Check out a branch and the DVC outputs its dvc.lock names, as a user would."""
     git("checkout", "--quiet", branch, cwd=project)
     dvc("checkout", "--quiet", cwd=project)
+
+
+FEATURES_MODULE = '''\
+"""Features the model computes itself: a FunctionTransformer and a custom transformer."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from {package}.limits import LIMIT
+
+
+def clip(x):
+    return np.clip(x, -LIMIT, LIMIT)
+
+
+class Shift(BaseEstimator, TransformerMixin):
+    def fit(self, x, y=None):
+        return self
+
+    def transform(self, x):
+        return x + 0.0
+
+
+def with_features(pipeline: Pipeline) -> Pipeline:
+    return Pipeline([("clip", FunctionTransformer(clip)), ("shift", Shift()), *pipeline.steps])
+'''
+
+
+def add_features_module(project: Path, package: str = "demo") -> None:
+    """A user's own code in the model: src/<package>/features.py (which imports a second
+    module of the package) used by train.py to wrap the Pipeline."""
+    src = project / "src" / package
+    (src / "limits.py").write_text("LIMIT = 1e12\n")
+    (src / "features.py").write_text(FEATURES_MODULE.format(package=package))
+    train = src / "train.py"
+    text = train.read_text()
+    assert "pipeline = build_pipeline(params)" in text
+    text = text.replace(
+        "pipeline = build_pipeline(params)", "pipeline = with_features(build_pipeline(params))"
+    )
+    text = text.replace(
+        f"from {package}.params import",
+        f"from {package}.features import with_features\nfrom {package}.params import",
+        1,
+    )
+    train.write_text(text)
+
+
+@pytest.fixture(scope="session")
+def features_template(trained_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The trained project whose Pipeline uses src/demo/features.py, retrained with
+    `mlopsctl train`, pushed and committed. Made once, read-only."""
+    dest = copy_project(trained_template, tmp_path_factory.mktemp("features"))
+    add_features_module(dest)
+    mlopsctl("train", cwd=dest, check=True)
+    dvc("push", "--quiet", cwd=dest)
+    git("add", "--all", cwd=dest)
+    git("commit", "--quiet", "-m", "features.py in the model", cwd=dest)
+    return dest
+
+
+@pytest.fixture
+def features_project(features_template: Path, tmp_path: Path) -> Path:
+    return copy_project(features_template, tmp_path)

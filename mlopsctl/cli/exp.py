@@ -107,11 +107,23 @@ def apply(name: str = typer.Argument(..., help="Experiment to bring into the wor
     from mlopsctl.core.pipeline.experiments import apply as apply_core
     from mlopsctl.core.project import find_project
 
-    apply_core(find_project(Path.cwd()), name)
-    console().print(
-        f"applied {name}: `git diff` shows its changes. params.yaml now holds its params; "
-        "put them in conf/ before the next `mlopsctl train`, which recomposes params.yaml "
-        "from conf/ (overrides apply to one run, as in Hydra)",
+    result = apply_core(find_project(Path.cwd()), name)
+    out = console()
+    out.print(f"applied {name}: its params, model and metrics are in the workspace", soft_wrap=True)
+    if result.conf_changes is None:
+        out.print(
+            "conf/ could not be edited to compose to its params: the next `mlopsctl train` "
+            "would recompose params.yaml from conf/ and drop them. Keep them by running "
+            f"`mlopsctl train {' '.join(result.overrides)}`, or set them in conf/ by hand",
+            soft_wrap=True,
+            highlight=False,
+        )
+        return
+    for change in result.conf_changes:
+        out.print(f"  {change}", soft_wrap=True, highlight=False)
+    out.print(
+        "conf/ now composes to its params (`git diff conf/`): the next `mlopsctl train` keeps "
+        "them; commit conf/, params.yaml and dvc.lock together",
         soft_wrap=True,
     )
 

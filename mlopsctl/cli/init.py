@@ -20,6 +20,12 @@ def init(
         "--remote",
         help="Shared DVC remote URL (s3://, gs://, ssh://, a path) (default: a local folder).",
     ),
+    mlopsctl_requirement: str = typer.Option(
+        None,
+        "--mlopsctl-requirement",
+        help="requirements.txt's mlopsctl line, e.g. 'mlopsctl @ git+https://...@COMMIT' "
+        "(default: where this mlopsctl was installed from, when a CI runner can reach it).",
+    ),
     no_input: bool = typer.Option(False, "--no-input", help="Use defaults; never prompt."),
     force: bool = typer.Option(
         False, "--force", help="Write into a non-empty folder (other files are kept)."
@@ -47,6 +53,7 @@ def init(
         force=force,
         install_hooks=hooks,
         run_pipeline=run_pipeline,
+        mlopsctl_requirement=mlopsctl_requirement,
     )
     err = err_console()
     quiet = as_json or not err.is_terminal

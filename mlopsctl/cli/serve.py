@@ -24,7 +24,13 @@ def serve(
     import tempfile
 
     from mlopsctl.console import err_console
-    from mlopsctl.core.model.serve import check_port, serving_env
+    from mlopsctl.core.model.code import pickle_imports, stage_project_code
+    from mlopsctl.core.model.serve import (
+        check_model_loads,
+        check_port,
+        serving_env,
+        use_project_code,
+    )
     from mlopsctl.core.model.source import resolve_model, stage_model
     from mlopsctl.errors import BadInput
     from mlopsctl.serving.model import ModelLoadError
@@ -34,6 +40,10 @@ def serve(
     check_port(host, port)
     with tempfile.TemporaryDirectory(prefix="mlopsctl-serve-") as tmp:
         staged = stage_model(source, Path(tmp) / "model")
+        pkl = (staged.folder / "model.pkl").read_bytes()
+        code = stage_project_code(source, pickle_imports(pkl).modules, Path(tmp) / "code")
+        use_project_code(code)
+        check_model_loads(staged, code)
         os.environ.update(serving_env(staged, prediction_log))
         base = f"http://{host}:{port}"
         err_console().print(

@@ -211,3 +211,106 @@ def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+def _defaults_choice(config_text: str, group: str) -> str | None:
+    import re
+
+    m = re.search(rf"^\s*-\s*{re.escape(group)}\s*:\s*([\w.-]+)\s*$", config_text, re.M)
+    return m[1] if m else None
+
+
+def _leaf_diffs(want: dict[str, Any], have: dict[str, Any]) -> list[str]:
+    a, b = flatten(want), flatten(have)
+    return sorted((k for k in set(a) | set(b) if a.get(k, _MISSING) != b.get(k, _MISSING)),
+                  key=lambda k: (k.count("."), k))  # fmt: skip
+
+
+_MISSING = object()
+
+
+def write_params_into_conf(project: Path, wanted: dict[str, Any]) -> list[str] | None:
+    """Edit conf/ so that it composes to `wanted` (an applied experiment's params.yaml):
+    group choices in config.yaml's defaults, values in the file that sets them, comments
+    kept. The changes made ("conf/model/rf.yaml: n_estimators: 300"), or None with conf/
+    left as it was when conf/ cannot be made to compose to it."""
+    import io
+    import json
+
+    from ruamel.yaml import YAML
+
+    conf_dir = project / CONF_DIR
+    main = conf_dir / f"{PRIMARY_CONFIG}.yaml"
+    originals: dict[Path, bytes] = {}
+    changes: list[str] = []
+    yaml = YAML()  # round trip: comments and order kept
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)  # the template's style: "  - item"
+    yaml.width = 4096
+    yaml.representer.add_representer(
+        type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+
+    def edit(path: Path, text: str) -> None:
+        originals.setdefault(path, path.read_bytes())
+        write_atomic(path, text)
+
+    try:
+        for group in sorted(p.name for p in conf_dir.iterdir() if p.is_dir()):
+            text = main.read_text(encoding="utf-8")
+            current = _defaults_choice(text, group)
+            if current is None or not isinstance(wanted.get(group), dict):
+                continue
+            composed = compose_params(project)
+            if not _leaf_diffs(wanted[group], composed.get(group) or {}):
+                continue
+            scores = {
+                option: len(
+                    _leaf_diffs(
+                        wanted[group], compose_params(project, [f"{group}={option}"])[group]
+                    )
+                )
+                for option in group_options(conf_dir, group)
+            }
+            best = min(scores, key=lambda o: (scores[o], o != current))
+            if best != current:
+                import re
+
+                pattern = rf"^(\s*-\s*{re.escape(group)}\s*:\s*){re.escape(current)}(\s*)$"
+                edit(main, re.sub(pattern, rf"\g<1>{best}\g<2>", text, count=1, flags=re.M))
+                changes.append(f"conf/{PRIMARY_CONFIG}.yaml: defaults {group}: {best}")
+        tried: set[str] = set()
+        while diffs := _leaf_diffs(wanted, compose_params(project)):
+            key = diffs[0]
+            if key in tried:
+                raise ValueError(key)  # setting it did not take (interpolation, @package)
+            tried.add(key)
+            parts = key.split(".")
+            text = main.read_text(encoding="utf-8")
+            choice = _defaults_choice(text, parts[0]) if len(parts) > 1 else None
+            if choice is not None and (conf_dir / parts[0] / f"{choice}.yaml").is_file():
+                path, inner = conf_dir / parts[0] / f"{choice}.yaml", parts[1:]
+            else:
+                path, inner = main, parts
+            doc = yaml.load(path.read_text(encoding="utf-8"))
+            node = doc
+            for part in inner[:-1]:
+                if part not in node or not isinstance(node[part], dict):
+                    node[part] = {}
+                node = node[part]
+            value = flatten(wanted).get(key, _MISSING)
+            where = f"{path.relative_to(project).as_posix()}: {'.'.join(inner)}"
+            if value is _MISSING:
+                node.pop(inner[-1], None)
+                changes.append(f"{where} removed")
+            else:
+                node[inner[-1]] = value
+                changes.append(f"{where}: {json.dumps(value)}")
+            out = io.StringIO()
+            yaml.dump(doc, out)
+            edit(path, out.getvalue())
+    except (ValueError, TypeError, BadInput, OSError):
+        for path, data in originals.items():
+            write_atomic(path, data)
+        return None
+    return changes

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from mlopsctl.errors import EnvironmentProblem
@@ -185,3 +186,17 @@ def stage(root: Path, paths: list[str]) -> None:
     """`git add` these paths (relative to `root`)."""
     if paths:
         _run(["add", "--", *paths], root)
+
+
+@contextmanager
+def index_kept(root: Path) -> Iterator[None]:
+    """What is staged stays staged across a tool that resets git's index (`dvc exp run`
+    does): the index is saved as a tree and read back afterwards, if HEAD did not move."""
+    staged = git_ok(root, "diff", "--cached", "--name-only")
+    tree = git_ok(root, "write-tree") if staged and staged.strip() else None
+    head = output(root, "rev-parse", "--verify", "--quiet", "HEAD")
+    try:
+        yield
+    finally:
+        if tree and output(root, "rev-parse", "--verify", "--quiet", "HEAD") == head:
+            git_ok(root, "read-tree", tree.strip())

@@ -129,7 +129,10 @@ def config_composes(root: Path, fix: bool = False) -> CheckResult:
         result.hint = "fix the config files named above (conf/)"
         return result
     if _load_params(root) != default:
-        if fix:
+        # params.yaml changed since HEAD and conf/ does not compose to it: an applied
+        # experiment (or a hand edit) that recomposing would throw away
+        edited = bool(vcs.output(root, "diff", "--name-only", "HEAD", "--", config.PARAMS_FILE))
+        if fix and not edited:
             config.write_params(root, default)
             result.findings.append(
                 Finding(
@@ -137,6 +140,18 @@ def config_composes(root: Path, fix: bool = False) -> CheckResult:
                 )
             )
             result.hint = "git add params.yaml and commit again"
+        elif edited:
+            result.findings.append(
+                Finding(
+                    "params.yaml has changes that conf/ does not compose to (an applied "
+                    "experiment?)",
+                    "recomposing would discard them, so --fix leaves them",
+                )
+            )
+            result.hint = (
+                "keep them: `mlopsctl exp apply NAME` writes an experiment's params into conf/ "
+                "(or set them in conf/ by hand); discard them: git checkout params.yaml"
+            )
         else:
             result.findings.append(
                 Finding("params.yaml differs from the composed default config (conf/)")

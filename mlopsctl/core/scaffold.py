@@ -44,6 +44,7 @@ class InitOptions:
     force: bool = False
     install_hooks: bool = True
     run_pipeline: bool = False
+    mlopsctl_requirement: str | None = None  # requirements.txt's mlopsctl line (a PEP 508 spec)
 
 
 @dataclass
@@ -157,6 +158,7 @@ def init_project(
     name = validate_project_name(options.name or default_project_name(dest))
     package = validate_package_name(options.package or name.replace("-", "_"))
     template_path = validate_template(options.template)
+    requirement, requirement_warning = mlopsctl_requirement(options.mlopsctl_requirement)
 
     with _timed(timings, "checks"):
         vcs.require_identity(dest.parent if dest.parent.exists() else Path.cwd())
@@ -175,8 +177,8 @@ def init_project(
     try:
         progress("rendering template")
         with _timed(timings, "render"):
-            _render(template_path, staging, name, package, options.no_input)
-            history_warning = record_template_source(staging, options.template)
+            _render(template_path, staging, name, package, options.no_input, requirement)
+            history_warning = record_template_source(staging, options.template, requirement)
         progress("writing starting data")
         with _timed(timings, "data"):
             data_files = write_starting_data(staging)
@@ -206,7 +208,7 @@ def init_project(
             shutil.rmtree(made_remote, ignore_errors=True)
         raise
 
-    warnings: list[str] = [history_warning] if history_warning else []
+    warnings: list[str] = [w for w in (requirement_warning, history_warning) if w]
     hooks = False
     if options.install_hooks:
         with _timed(timings, "hooks"):
@@ -237,7 +239,9 @@ def _run_baseline(project: Path) -> None:
     dvcrepo.push_all(project)
 
 
-def _render(template: Path, staging: Path, name: str, package: str, no_input: bool) -> None:
+def _render(
+    template: Path, staging: Path, name: str, package: str, no_input: bool, requirement: str
+) -> None:
     from copier import run_copy
 
     interactive = not no_input and sys.stdin.isatty()
@@ -250,7 +254,7 @@ def _render(template: Path, staging: Path, name: str, package: str, no_input: bo
                 "project_name": name,
                 "package_name": package,
                 "artifact_name": name,
-                "mlopsctl_requirement": mlopsctl_requirement(),
+                "mlopsctl_requirement": requirement,
             },
             user_defaults=identity,
             defaults=not interactive,
@@ -273,7 +277,7 @@ def _render(template: Path, staging: Path, name: str, package: str, no_input: bo
 ANSWERS_FILE = ".copier-answers.yml"
 
 
-def record_template_source(project: Path, template: str) -> str | None:
+def record_template_source(project: Path, template: str, requirement: str) -> str | None:
     """Make the answers file name what `copier update` needs: the template's history by a
     portable path (`_src_path`), the exact template version rendered (`_commit`), and the
     mlopsctl requirement (a `when: false` answer copier does not save). Returns a warning
@@ -281,7 +285,7 @@ def record_template_source(project: Path, template: str) -> str | None:
     from mlopsctl.core import template_history as history
     from mlopsctl.errors import MlopsctlError
 
-    answers: dict[str, Any] = {"mlopsctl_requirement": mlopsctl_requirement()}
+    answers: dict[str, Any] = {"mlopsctl_requirement": requirement}
     commit: str | None = None
     warning: str | None = None
     try:
@@ -322,26 +326,66 @@ def write_answers(project: Path, changes: dict[str, Any]) -> None:
     write_atomic(path, header + body)
 
 
-def mlopsctl_requirement() -> str:
-    """The requirement line for the mlopsctl running now: its git URL and commit when it was
-    installed from git (pip's direct_url.json), else its exact version."""
+UNKNOWN_REQUIREMENT = (
+    "# mlopsctl @ git+https://github.com/YOUR-ORG/mlopsctl@COMMIT"
+    "   <- unknown: set it (see the comment above)"
+)
+
+
+def mlopsctl_requirement(given: str | None = None) -> tuple[str, str | None]:
+    """requirements.txt's mlopsctl line, and a warning when no installable one is known.
+
+    `given` (init --mlopsctl-requirement) wins; else where pip says this mlopsctl came from
+    (direct_url.json): a git URL and commit; a local git checkout's `origin` and HEAD; no
+    direct URL means an index, where its exact version is. A local file or folder without a
+    remote is not installable on a CI runner: the line is left commented, with a warning."""
     import json
     from importlib.metadata import PackageNotFoundError, distribution
 
+    from packaging.requirements import InvalidRequirement, Requirement
+
     from mlopsctl import __version__
 
+    if given is not None:
+        try:
+            parsed = Requirement(given)
+        except InvalidRequirement as exc:
+            raise BadInput(
+                f"--mlopsctl-requirement {given!r} is not a requirement: {exc}",
+                "e.g. 'mlopsctl @ git+https://github.com/ORG/mlopsctl@COMMIT' or 'mlopsctl==1.2.0'",
+            ) from exc
+        if parsed.name.lower() != "mlopsctl":
+            raise BadInput(
+                f"--mlopsctl-requirement {given!r} names {parsed.name}, not mlopsctl",
+                "e.g. 'mlopsctl @ git+https://github.com/ORG/mlopsctl@COMMIT'",
+            )
+        return given, None
     try:
         direct = distribution("mlopsctl").read_text("direct_url.json")
     except PackageNotFoundError:
-        direct = None
+        direct = ""
+    if direct is None:  # installed from a package index: that index has this version
+        return f"mlopsctl=={__version__}", None
     try:
         info = json.loads(direct or "{}")
     except ValueError:
         info = {}
-    vcs = info.get("vcs_info") or {}
-    if vcs.get("vcs") and vcs.get("commit_id") and info.get("url"):
-        return f"mlopsctl @ {vcs['vcs']}+{info['url']}@{vcs['commit_id']}"
-    return f"mlopsctl=={__version__}"
+    url = str(info.get("url") or "")
+    vcs_info = info.get("vcs_info") or {}
+    if vcs_info.get("vcs") and vcs_info.get("commit_id") and url:
+        return f"mlopsctl @ {vcs_info['vcs']}+{url}@{vcs_info['commit_id']}", None
+    if url.startswith("file://") and "dir_info" in info:
+        checkout = Path(url.removeprefix("file://"))
+        remote = vcs.output(checkout, "remote", "get-url", "origin")
+        commit = vcs.output(checkout, "rev-parse", "HEAD")
+        if remote and commit and "://" in remote and not remote.startswith("file:"):
+            return f"mlopsctl @ git+{remote}@{commit}", None
+    where = url or "an unknown place"
+    return UNKNOWN_REQUIREMENT, (
+        f"requirements.txt has no installable mlopsctl line: this mlopsctl was installed from "
+        f"{where}, which a CI runner cannot reach. Set it there, or make the project with "
+        "`mlopsctl init --mlopsctl-requirement 'mlopsctl @ git+https://...@COMMIT'`"
+    )
 
 
 def _git_identity() -> dict[str, str]:

@@ -190,7 +190,8 @@ def _recorded_requirement(root: Path, answers: dict[str, object]) -> str | None:
 def _target_requirement(to: str | None, old_pin: str) -> str:
     """The installed mlopsctl when updating to it; `mlopsctl==X` for another version X."""
     if to is None or to.removeprefix("v") == __version__:
-        return mlopsctl_requirement()
+        line, unknown = mlopsctl_requirement()
+        return old_pin if unknown else line
     return f"mlopsctl=={to.removeprefix('v')}" if _PIN_RE.match(old_pin) else old_pin
 
 

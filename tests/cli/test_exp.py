@@ -66,6 +66,14 @@ def test_sweep_list_compare_apply_gc(trained_project: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert yaml.safe_load((p / "params.yaml").read_text())["seed"] == 1
     assert json.loads((p / "metrics.json").read_text())["f1"] == rf["metrics"]["f1"]
+    # its params are written into conf/: the next compose keeps them, the hook agrees
+    assert "conf/config.yaml: defaults model: random_forest" in proc.stdout
+    assert "conf/config.yaml: seed: 1" in proc.stdout
+    assert "model: random_forest" in (p / "conf" / "config.yaml").read_text()
+    assert mlopsctl("check", "config-composes", cwd=p).returncode == 0
+    kept = as_json(p, "train")
+    assert isinstance(kept, dict) and kept["up_to_date"] is True
+    assert yaml.safe_load((p / "params.yaml").read_text())["seed"] == 1
     git("checkout", "--", ".", cwd=p)
 
     plan = as_json(p, "exp", "gc", "--keep", "1")

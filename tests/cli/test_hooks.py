@@ -85,6 +85,17 @@ def test_a_broken_config_or_a_stale_params_yaml_is_refused(project: Path) -> Non
     assert proc.returncode == 0, output(proc)
 
 
+def test_fix_never_discards_params_an_experiment_applied(project: Path) -> None:
+    """`dvc exp apply` (or a hand edit) changed params.yaml and conf/ does not compose to
+    it: the hook's --fix keeps it and says how to keep or discard it."""
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("seed: 42", "seed: 3"))
+    proc = mlopsctl("check", "config-composes", "--fix", cwd=project)
+    assert proc.returncode == 1
+    assert yaml.safe_load(params.read_text())["seed"] == 3
+    assert "mlopsctl exp apply NAME" in output(proc) and "git checkout params.yaml" in output(proc)
+
+
 @pytest.mark.slow
 def test_a_stale_dvc_lock_blocks_the_push(project: Path, tmp_path: Path) -> None:
     git("init", "-q", "--bare", str(tmp_path / "origin.git"), cwd=tmp_path)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import dvc, git, mlopsctl, run
+from tests.conftest import REPO_ROOT, dvc, git, mlopsctl, run
 
 
 def sha256(path: Path) -> str:
@@ -309,8 +309,41 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
 
 
 def test_requirements_pin_the_mlopsctl_that_made_the_project(template_project: Path) -> None:
+    """The line is where pip says this mlopsctl came from; when that is nowhere a CI runner
+    can reach, it is left commented and init warned (never `mlopsctl==0.1.0` from no index)."""
     from mlopsctl.core.scaffold import mlopsctl_requirement
 
+    line, warning = mlopsctl_requirement()
     lines = (template_project / "requirements.txt").read_text().splitlines()
-    assert mlopsctl_requirement() in lines
-    assert mlopsctl_requirement().startswith(("mlopsctl==", "mlopsctl @ "))
+    assert line in lines
+    assert line.startswith(("mlopsctl==", "mlopsctl @ ", "# mlopsctl @ "))
+    assert (warning is None) == (not line.startswith("#"))
+    if warning:
+        assert "--mlopsctl-requirement" in warning
+
+
+@pytest.mark.slow
+def test_an_mlopsctl_requirement_given_to_init_is_installable(tmp_path: Path) -> None:
+    """`--mlopsctl-requirement` with a git URL and commit of this checkout: pip resolves it
+    offline (`--dry-run --no-deps --no-build-isolation`, no index)."""
+    commit = git("rev-parse", "HEAD", cwd=REPO_ROOT).stdout.strip()
+    spec = f"mlopsctl @ git+file://{REPO_ROOT}@{commit}"
+    proc = mlopsctl(
+        "init", "demo", "--no-input", "--no-hooks", "--mlopsctl-requirement", spec, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = (tmp_path / "demo" / "requirements.txt").read_text().splitlines()
+    assert spec in lines and "warning" not in proc.stderr
+    only = tmp_path / "mlopsctl-only.txt"
+    only.write_text(spec + "\n")
+    pip = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--no-index"]
+    resolved = run([*pip, "--no-build-isolation", "-r", str(only)], tmp_path)
+    assert resolved.returncode == 0, resolved.stderr
+    assert "Would install mlopsctl" in resolved.stdout
+
+
+def test_a_bad_mlopsctl_requirement_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    for spec, said in (("not a requirement!", "is not a requirement"), ("dvc>=3", "not mlopsctl")):
+        proc = mlopsctl("init", "demo", "--no-input", "--mlopsctl-requirement", spec, cwd=tmp_path)
+        assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr
+        assert list(tmp_path.iterdir()) == []

@@ -99,3 +99,30 @@ def test_a_port_outside_1_to_65535_is_a_usage_error(tmp_path: Path) -> None:
         proc = mlopsctl("serve", "--port", port, cwd=tmp_path)
         assert proc.returncode == 2, (port, proc.stderr)
         assert "Traceback" not in proc.stderr and "--port" in proc.stderr
+
+
+def test_a_model_using_the_projects_own_code_is_served(features_project: Path) -> None:
+    """The Pipeline's FunctionTransformer and custom transformer live in src/demo/:
+    `serve` finds them without the package being installed."""
+    with serving(cwd=features_project) as base:
+        rows = [[1.0] * 30, [20.0] * 30]
+        body = {"inputs": [{"name": "x", "shape": [2, 30], "datatype": "FP64", "data": rows}]}
+        status, answer = call(f"{base}/v2/models/demo/infer", body)
+        assert status == 200, answer
+        assert len(answer["outputs"][0]["data"]) == 2
+
+
+def test_a_model_needing_a_missing_module_is_refused_before_serving(
+    features_project: Path,
+) -> None:
+    (features_project / "src" / "demo" / "features.py").unlink()
+    proc = mlopsctl("serve", "--port", str(free_port()), cwd=features_project)
+    assert proc.returncode == 3
+    assert "the model needs the module 'demo.features'" in proc.stderr
+    assert "Serving" not in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_model_folder_inside_the_project_gets_its_code_too(features_project: Path) -> None:
+    with serving("models", cwd=features_project) as base:
+        assert call(f"{base}/v2/models/demo")[0] == 200

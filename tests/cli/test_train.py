@@ -213,3 +213,43 @@ def test_metrics_are_compared_with_the_model_in_production(trained_project: Path
     assert result["metrics"] != deployed_metrics
     proc = mlopsctl("train", "model.C=0.05", cwd=p, env=dict(os.environ, COLUMNS="200"))
     assert "demo#production (v0.0.1)" in proc.stdout
+
+
+@pytest.mark.slow
+def test_editing_any_module_of_the_package_retrains_and_a_stale_model_fails_the_hook(
+    features_project: Path,
+) -> None:
+    """limits.py is imported by features.py, which train.py uses: neither is named in
+    dvc.yaml, yet editing it makes the model stale until `train` re-runs."""
+    p = features_project
+    assert mlopsctl("check", "pipeline-fresh", cwd=p).returncode == 0
+    lock = (p / "dvc.lock").read_text()
+    (p / "src" / "demo" / "limits.py").write_text("LIMIT = 1e11\n")
+    stale = mlopsctl("check", "pipeline-fresh", cwd=p)
+    assert stale.returncode == 1 and "stage train" in stale.stdout + stale.stderr
+    result = train_json(p)
+    assert "train" in [s["stage"] for s in result["stages"] if s["status"] == "ran"]
+    assert (p / "dvc.lock").read_text() != lock  # the package's new hash is recorded
+    assert mlopsctl("check", "pipeline-fresh", cwd=p).returncode == 0
+    # Python's byte-code caches (pytest, an import) do not make the package look edited
+    cache = p / "src" / "demo" / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    (cache / "limits.cpython-311.pyc").write_bytes(b"not code")
+    assert mlopsctl("check", "pipeline-fresh", cwd=p).returncode == 0
+    assert train_json(p)["up_to_date"] is True
+
+
+@pytest.mark.slow
+def test_train_leaves_what_the_user_staged_staged(trained_project: Path) -> None:
+    """`dvc exp run` resets git's index; a bare `git commit` after `train` must still commit
+    what was staged before it (e.g. the .dvc pointer `data add` staged)."""
+    p = trained_project
+    (p / "notes.md").write_text("new data arrives on Mondays\n")
+    (p / "README.md").write_text((p / "README.md").read_text() + "\nMore.\n")
+    git("add", "notes.md", "README.md", cwd=p)
+    (p / "README.md").write_text((p / "README.md").read_text() + "Not staged.\n")
+    staged = git("diff", "--cached", cwd=p).stdout
+    result = train_json(p, "model.C=0.5")
+    assert result["up_to_date"] is False
+    assert git("diff", "--cached", cwd=p).stdout == staged  # the very same staged content
+    assert "Not staged." in (p / "README.md").read_text()

@@ -378,3 +378,28 @@ def test_a_failed_docker_build_leaves_no_image_file(
     assert "docker could not build the image: invalid argument" in proc.stderr
     assert "hint:" in proc.stderr
     assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+@pytest.mark.image
+def test_an_image_of_a_model_with_the_projects_code_serves_under_podman(
+    features_template: Path,
+    debian_base: Path,
+    container_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "image.tar"
+    proc = mlopsctl(
+        "build", "--json", "--base", str(debian_base), "--tag", "localhost/demo:features",
+        "-o", str(out), cwd=features_template, env=container_env, check=True,
+    )  # fmt: skip
+    tag = json.loads(proc.stdout)["tag"]
+    podman("load", "-i", str(out), env=container_env)
+    try:
+        with container(tag, container_env) as running:
+            rows = [[1.0] * 30, [20.0] * 30]
+            body = {"inputs": [{"name": "x", "shape": [2, 30], "datatype": "FP64", "data": rows}]}
+            status, answer = call(f"{running.url}/v2/models/demo/infer", body)
+            assert status == 200, answer
+            assert len(answer["outputs"][0]["data"]) == 2
+    finally:
+        podman("rmi", "-f", tag, env=container_env, check=False)

@@ -32,6 +32,14 @@ from mlopsctl.core.image.deps import (
     pinned_closure,
     prepare_dependencies,
 )
+from mlopsctl.core.model.code import (
+    ProjectCode,
+    load_problem_hint,
+    own_distributions,
+    pickle_imports,
+    stage_project_code,
+    try_load,
+)
 from mlopsctl.core.model.source import ModelSource, StagedModel, stage_model
 from mlopsctl.errors import BadInput, EnvironmentProblem
 
@@ -63,7 +71,10 @@ def build_image(
         base_image = read_base(base, blobs, cache / "layers")
         context = context_only or work / "context"
         staged = stage_model(source, context / "model")
-        deps = _dependencies(staged, base_image, cache)
+        pkl = (staged.folder / "model.pkl").read_bytes()
+        code = stage_project_code(source, pickle_imports(pkl).modules, context / "app")
+        deps = _dependencies(source, pkl, code, base_image, cache)
+        _check_model_loads(staged, code, deps, base_image)
         epoch = source_date_epoch(source)
         tag = tag or default_tag(staged)
         labels = image_labels(source, staged, epoch)
@@ -83,15 +94,41 @@ def build_image(
             docker_build(result, base_image, cache, epoch, output)
         else:
             tool_build(result, builder, from_ref, epoch, output)
-        _write_lock(result, staged, deps, base_image, epoch)
+        _write_lock(result, staged, code, deps, base_image, epoch)
         return result
 
 
-def _dependencies(staged: StagedModel, base: BaseImage, cache: Path) -> Dependencies:
-    modules = pickle_modules((staged.folder / "model.pkl").read_bytes())
+def _dependencies(
+    source: ModelSource, pkl: bytes, code: ProjectCode, base: BaseImage, cache: Path
+) -> Dependencies:
+    """What the service, the pickle and the project code it needs import; never the
+    project's own distribution (its code travels as source)."""
+    modules = pickle_modules(pkl) - code.packages
     roots = distributions_of(modules) | set(SERVICE_DISTRIBUTIONS)
-    pins = pinned_closure(roots, base.python)
+    roots |= distributions_of(code.imports - code.packages - modules, strict=False)
+    own = own_distributions(source, code)
+    pins = pinned_closure(roots - own, base.python, exclude=own)
     return prepare_dependencies(pins, base.python, base.architecture, cache)
+
+
+def _check_model_loads(
+    staged: StagedModel, code: ProjectCode, deps: Dependencies, base: BaseImage
+) -> None:
+    """Unpickle the model with exactly what the image will hold: its dependency layer and
+    the copied source (skipped for another CPU architecture, which cannot run here)."""
+    import platform
+
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    if base.architecture != machine:
+        return
+    failure = try_load(staged.folder / "model.pkl", [deps.folder / "site-packages", code.folder])
+    if failure is not None:
+        message = (
+            f"the model needs the module {failure.missing!r}, which the image would not have"
+            if failure.missing
+            else f"the model does not load with the image's dependencies: {failure.error}"
+        )
+        raise EnvironmentProblem(message, load_problem_hint(failure, code))
 
 
 def default_tag(staged: StagedModel) -> str:
@@ -103,7 +140,12 @@ def default_tag(staged: StagedModel) -> str:
 
 
 def _write_lock(
-    result: BuildResult, staged: StagedModel, deps: Dependencies, base: BaseImage, epoch: int
+    result: BuildResult,
+    staged: StagedModel,
+    code: ProjectCode,
+    deps: Dependencies,
+    base: BaseImage,
+    epoch: int,
 ) -> None:
     if result.output is None:
         return
@@ -127,6 +169,7 @@ def _write_lock(
         },
         "model": {"name": staged.name, "version": staged.version, "sha256": staged.sha256},
         "dependencies": deps.pins,
+        "project_code": [f"app/{name}" for name in code.files],
         "labels": result.labels,
         "source_date_epoch": epoch,
     }

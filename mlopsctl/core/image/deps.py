@@ -11,12 +11,14 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from mlopsctl.core import proc
 from mlopsctl.core.files import write_json
+from mlopsctl.core.model.code import pickle_imports
 from mlopsctl.errors import EnvironmentProblem
 
 # what mlopsctl.serving imports besides the standard library and the model's own modules
@@ -39,56 +41,21 @@ class Dependencies:
         return self.folder / "sbom.cdx.json"
 
 
-class _Stub:
-    """Stands in for every class a pickle names, so it can be read without running code."""
-
-    def __new__(cls, *args: object, **kwargs: object) -> _Stub:
-        return object.__new__(cls)
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        pass
-
-    def __call__(self, *args: object, **kwargs: object) -> _Stub:
-        return _Stub()
-
-    def __setstate__(self, state: object) -> None:
-        pass
-
-    def __setitem__(self, key: object, value: object) -> None:
-        pass
-
-    def append(self, value: object) -> None:
-        pass
-
-    def extend(self, values: object) -> None:
-        pass
-
-
 def pickle_modules(pkl: bytes) -> set[str]:
     """Top-level modules the service imports to load and call this pickle, read without
     importing them or running anything it names: the ones the pickle names, plus pandas
     when an estimator in it was fitted on a DataFrame (the service then hands it one)."""
-    import io
-    import pickle
-
-    modules: set[str] = set()
-
-    class Recorded(_Stub):
-        def __setstate__(self, state: object) -> None:
-            if isinstance(state, dict) and "feature_names_in_" in state:
-                modules.add("pandas")
-
-    class Recorder(pickle.Unpickler):
-        def find_class(self, module: str, name: str) -> type:
-            modules.add(module.split(".")[0])
-            return Recorded
-
-    Recorder(io.BytesIO(pkl)).load()
+    found = pickle_imports(pkl)
+    modules = {m.split(".")[0] for m in found.modules} | ({"pandas"} if found.dataframe else set())
     return {m for m in modules if m not in sys.stdlib_module_names and m != "__main__"}
 
 
-def pinned_closure(roots: set[str], python: tuple[int, int]) -> dict[str, str]:
-    """Installed versions of `roots` and everything they require (for Linux, `python`)."""
+def pinned_closure(
+    roots: set[str], python: tuple[int, int], exclude: Collection[str] = ()
+) -> dict[str, str]:
+    """Installed versions of `roots` and everything they require (for Linux, `python`);
+    never the distributions in `exclude` (the project's own, whose code is copied as source:
+    resolving its name from an index would fetch whatever package has that name there)."""
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
@@ -103,11 +70,12 @@ def pinned_closure(roots: set[str], python: tuple[int, int]) -> dict[str, str]:
         "extra": "",
     }
     pins: dict[str, str] = {}
+    skip = {str(canonicalize_name(name)) for name in exclude}
     todo = sorted(roots)
     while todo:
         name = todo.pop()
         key = str(canonicalize_name(name))
-        if key in pins:
+        if key in pins or key in skip:
             continue
         try:
             dist = metadata.distribution(name)
@@ -124,12 +92,16 @@ def pinned_closure(roots: set[str], python: tuple[int, int]) -> dict[str, str]:
     return dict(sorted(pins.items()))
 
 
-def distributions_of(modules: set[str]) -> set[str]:
-    """Distribution names that provide these top-level modules (sklearn -> scikit-learn)."""
+def distributions_of(modules: set[str], *, strict: bool = True) -> set[str]:
+    """Distribution names that provide these top-level modules (sklearn -> scikit-learn).
+    Not strict: modules no installed package provides are left out (an import the code may
+    guard with try/except; the test load says if it is needed)."""
     provided = metadata.packages_distributions()
     found: set[str] = set()
     for module in modules:
         names = provided.get(module)
+        if not names and not strict:
+            continue
         if not names:
             raise EnvironmentProblem(
                 f"the model's pickle imports {module!r}, which no installed package provides",

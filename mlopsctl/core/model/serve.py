@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from mlopsctl.core.model.code import ProjectCode
 from mlopsctl.core.model.source import StagedModel
 from mlopsctl.errors import EnvironmentProblem
 
@@ -34,3 +35,36 @@ def serving_env(staged: StagedModel, prediction_log: Path | None) -> dict[str, s
     if prediction_log is not None:
         env["PREDICTION_LOG"] = str(prediction_log.resolve())
     return env
+
+
+def use_project_code(code: ProjectCode) -> None:
+    """Put the model's copied project code first on this process's path and its workers'."""
+    import os
+    import sys
+
+    folder = str(code.folder)
+    sys.path.insert(0, folder)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [folder, os.environ.get("PYTHONPATH")]))
+
+
+def check_model_loads(staged: StagedModel, code: ProjectCode) -> None:
+    """Unpickle the model here, before the service says it is serving: a module it needs
+    and this environment lacks is an environment problem naming the module."""
+    import pickle
+
+    from mlopsctl.core.model.code import LoadFailure, load_problem_hint
+
+    try:
+        with open(staged.folder / "model.pkl", "rb") as fh:
+            pickle.load(fh)
+    except ModuleNotFoundError as exc:
+        failure = LoadFailure(str(exc), exc.name)
+        raise EnvironmentProblem(
+            f"the model needs the module {exc.name!r}, which is not importable here",
+            load_problem_hint(failure, code),
+        ) from exc
+    except AttributeError as exc:
+        failure = LoadFailure(str(exc), None)
+        raise EnvironmentProblem(
+            f"the model does not load: {exc}", load_problem_hint(failure, code)
+        ) from exc

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlopsctl.core import dvcrepo
+from mlopsctl.core import config, dvcrepo
 from mlopsctl.core.config import flatten
 from mlopsctl.core.project import Project
 from mlopsctl.errors import BadInput, EnvironmentProblem
@@ -165,14 +165,35 @@ def compare(project: Project, a: str, b: str) -> Comparison:
     return Comparison(left, right, rows)
 
 
-def apply(project: Project, name: str) -> None:
-    """Bring an experiment's params and results into the workspace (`dvc exp apply`)."""
+@dataclass
+class Applied:
+    conf_changes: list[str] | None  # None: conf/ could not be made to compose to its params
+    overrides: list[str] = field(default_factory=list)  # what differs, as Hydra overrides
+
+
+def apply(project: Project, name: str) -> Applied:
+    """Bring an experiment's params and results into the workspace (`dvc exp apply`), and
+    its params into conf/, so that the next compose (`train`, the config-composes hook)
+    keeps them instead of recomposing the old config over them."""
+    import yaml
+
+    from mlopsctl.core.pipeline.metrics import flatten
+
     proc = dvcrepo.run_dvc(["exp", "apply", name], project.root)
     if not proc.ok:
         raise BadInput(
             f"cannot apply {name!r}: {proc.tail()}",
             "see `mlopsctl exp list` for experiment names; commit or stash local changes first",
         )
+    applied = yaml.safe_load(project.params_path.read_text(encoding="utf-8")) or {}
+    before = flatten(config.compose_params(project.root))
+    wanted = flatten(applied)
+    overrides = [
+        f"{key}={json.dumps(wanted[key])}" if key in before else f"+{key}={json.dumps(wanted[key])}"
+        for key in sorted(wanted)
+        if before.get(key) != wanted[key]
+    ]
+    return Applied(config.write_params_into_conf(project.root, applied), overrides)
 
 
 @dataclass

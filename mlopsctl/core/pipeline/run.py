@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlopsctl.core import config, dvcrepo
+from mlopsctl.core import git as vcs
 from mlopsctl.core.pipeline.metrics import read_metrics
 from mlopsctl.core.project import Project
 from mlopsctl.errors import CheckFailed, EnvironmentProblem
@@ -148,7 +149,9 @@ def train(
             args = ["repro"]
         if force:
             args.append("--force")
-        stages, exp_name = run_stages(project, args, on_event)
+        # `dvc exp run` resets git's index: what the user staged (`data add`) stays staged
+        with vcs.index_kept(project.root):
+            stages, exp_name = run_stages(project, args, on_event)
     nothing_ran = all(stage.status == "cached" for stage in stages)
     return _result(project, up_to_date=nothing_ran, changed=changed, exp=exp_name, stages=stages)
 
