@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from mlopsctl.cli import options
+
+if TYPE_CHECKING:
+    from mlopsctl.core.data.infer import DataPlan
 
 
 def init(
@@ -29,6 +33,20 @@ def init(
         "--run",
         help="Also run the pipeline once and commit the baseline model's dvc.lock and metrics.",
     ),
+    data: Path = typer.Option(
+        None,
+        "--data",
+        help="Start from your dataset (CSV or Parquet) instead of the demo data.",
+        show_default=False,
+    ),
+    target: str = typer.Option(
+        None, "--target", help="The column to predict (with --data).", show_default=False
+    ),
+    task: str = typer.Option(
+        "auto",
+        "--task",
+        help="auto (inferred from the target), binary, multiclass or regression.",
+    ),
     as_json: options.Json = False,
 ) -> None:
     """Scaffold a project: git + DVC + Hydra + pipeline + tests + pre-commit + CI."""
@@ -47,6 +65,9 @@ def init(
         force=force,
         install_hooks=hooks,
         run_pipeline=run_pipeline,
+        data=data,
+        target=target,
+        task=task,
     )
     err = err_console()
     quiet = as_json or not err.is_terminal
@@ -72,6 +93,7 @@ def init(
                     "hooks_installed": result.hooks_installed,
                     "warnings": result.warnings,
                     "timings": result.timings,
+                    "inferred": plan_json(result.plan) if result.plan else None,
                 }
             )
         )
@@ -86,6 +108,8 @@ def init(
     out.print(
         f"  data: {', '.join(result.data_files)} -> DVC remote {result.remote_url}", soft_wrap=True
     )
+    if result.plan is not None:
+        render_plan(result.plan, "conf/data/default.yaml")
     out.print("Next:")
     try:
         shown = result.path.relative_to(Path.cwd())
@@ -98,6 +122,53 @@ def init(
         out.print("  mlopsctl train      # validate -> prepare -> train -> evaluate")
     out.print("  mlopsctl train model=random_forest   # try another model (Hydra overrides)")
     out.print("  pytest              # the project's own tests")
+
+
+def plan_json(plan: DataPlan) -> dict[str, Any]:
+    """What `init --data` and `data use` decided, for --json."""
+    return {
+        "task": plan.task,
+        "task_reason": plan.task_reason,
+        "target": plan.target,
+        "rows": plan.rows,
+        "rows_without_target": plan.missing_target,
+        "classes": plan.classes,
+        "positive_class": plan.positive_class,
+        "features": plan.features,
+        "columns": [{"column": d.column, "kind": d.kind, "reason": d.reason} for d in plan.decisions],
+        "primary_metric": plan.primary_metric,
+        "direction": plan.direction,
+        "baseline": {"model": plan.baseline_model, "value": plan.baseline},
+        "gates": {"thresholds": [plan.threshold_rule], "champion": [plan.champion_rule]},
+    }
+
+
+def render_plan(plan: DataPlan, config_file: str) -> None:
+    """Every decision about the user's data, one line each, and where to change it."""
+    from rich.markup import escape
+
+    from mlopsctl.console import console
+
+    out = console()
+    out.print(f"  task: {escape(plan.task_reason)}", soft_wrap=True)
+    if plan.missing_target:
+        out.print(
+            f"  {plan.missing_target} of {plan.rows} rows have no {escape(plan.target)!r}: "
+            "left out of training and evaluation",
+            soft_wrap=True,
+        )
+    if plan.task == "binary":
+        out.print(f"  positive class: {escape(repr(plan.positive_class))}", soft_wrap=True)
+    out.print("  columns:")
+    for d in plan.decisions[1:]:
+        mark = "[green]+[/]" if d.used else "[yellow]-[/]"
+        out.print(f"    {mark} {escape(d.column)}: {escape(d.reason)}", soft_wrap=True)
+    out.print(
+        f"  gate: {escape(plan.threshold_rule)} ({escape(plan.baseline_model)}: "
+        f"{plan.primary_metric} {plan.baseline:.4g}) in pyproject.toml \\[tool.mlopsctl.promotion]",
+        soft_wrap=True,
+    )
+    out.print(f"  change any decision in {config_file} (each has a comment)", soft_wrap=True)
 
 
 class _nullcontext:

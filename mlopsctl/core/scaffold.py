@@ -18,12 +18,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlopsctl.core import config, dvcrepo
 from mlopsctl.core import git as vcs
 from mlopsctl.core import python_env as environment
 from mlopsctl.errors import BadInput, EnvironmentProblem
+
+if TYPE_CHECKING:
+    from mlopsctl.core.data.infer import DataPlan
 
 DEFAULT_TEMPLATE = "tabular-classification"
 PROJECT_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -43,6 +46,10 @@ class InitOptions:
     force: bool = False
     install_hooks: bool = True
     run_pipeline: bool = False
+    # the user's dataset and its target column (without them: the template's demo data)
+    data: Path | None = None
+    target: str | None = None
+    task: str = "auto"
 
 
 @dataclass
@@ -57,6 +64,7 @@ class InitResult:
     hooks_installed: bool
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    plan: DataPlan | None = None
 
 
 def templates_dir() -> Path:
@@ -156,6 +164,18 @@ def init_project(
     name = validate_project_name(options.name or default_project_name(dest))
     package = validate_package_name(options.package or name.replace("-", "_"))
     template_path = validate_template(options.template)
+    plan, frame = None, None
+    if options.data is not None or options.target is not None:
+        from mlopsctl.core.data.infer import infer_plan
+
+        if options.data is None or not options.target:
+            raise BadInput(
+                "--data and --target go together",
+                "give the dataset and its target column: --data FILE --target COLUMN",
+            )
+        progress("reading the data and inferring its task and features")
+        with _timed(timings, "infer"):
+            plan, frame = infer_plan(options.data, options.target, options.task)
 
     with _timed(timings, "checks"):
         vcs.require_identity(dest.parent if dest.parent.exists() else Path.cwd())
@@ -174,13 +194,22 @@ def init_project(
     try:
         progress("rendering template")
         with _timed(timings, "render"):
-            _render(template_path, staging, name, package, options.no_input)
+            _render(
+                template_path, staging, name, package, options.no_input, _plan_answers(plan)
+            )
         progress("writing starting data")
         with _timed(timings, "data"):
-            data_files = write_starting_data(staging)
-            write_starting_schema(staging)
+            if plan is None:
+                data_files = write_starting_data(staging)
+            else:
+                data_files = [write_user_data(staging, plan)]
         with _timed(timings, "params"):
             config.write_params(staging, config.compose_params(staging))
+        with _timed(timings, "schema"):
+            if plan is None:
+                write_starting_schema(staging)
+            else:
+                write_user_schema(staging, plan, frame)
         progress("initialising git and DVC")
         with _timed(timings, "git_init"):
             vcs.init_repository(staging)
@@ -222,6 +251,7 @@ def init_project(
         hooks_installed=hooks,
         warnings=warnings,
         timings=timings,
+        plan=plan,
     )
 
 
@@ -235,7 +265,79 @@ def _run_baseline(project: Path) -> None:
     dvcrepo.push_all(project)
 
 
-def _render(template: Path, staging: Path, name: str, package: str, no_input: bool) -> None:
+def _plan_answers(plan: DataPlan | None) -> dict[str, str]:
+    """The template answers the user's data decides: the task, its metric and first gates."""
+    if plan is None:
+        return {}
+    kind = "regression" if plan.task == "regression" else f"{plan.task} classification"
+    return {
+        "task": "regression" if plan.task == "regression" else plan.task,
+        "description": f"A tabular {kind} model of {plan.target!r}, reproducible with DVC and Hydra",
+        "default_model": "ridge" if plan.task == "regression" else "logistic_regression",
+        "primary_metric": plan.primary_metric,
+        "metric_direction": plan.direction,
+        "promotion_threshold": plan.threshold_rule,
+        "promotion_champion": plan.champion_rule,
+        "promotion_note": gate_note(plan),
+    }
+
+
+def gate_note(plan: DataPlan) -> str:
+    if plan.direction == "minimize":
+        return (
+            f"{plan.baseline_model} scores {plan.primary_metric} {plan.baseline:.4g} on this "
+            f"data's test split: the gate asks for an error at least 5% lower"
+        )
+    return (
+        f"{plan.baseline_model} scores {plan.primary_metric} {plan.baseline:.4g} on this "
+        f"data's test split: the gate asks for a tenth of the way from there to 1.0"
+    )
+
+
+def user_data_path(plan: DataPlan) -> str:
+    """Where the user's dataset lives in the project: data/raw/<its file name>."""
+    return f"data/raw/{plan.source.name}"
+
+
+def write_user_data(project: Path, plan: DataPlan) -> str:
+    """Copy the user's dataset into data/raw/ (its bytes unchanged) and write conf/data/
+    from the plan; returns the data's project-relative path."""
+    from mlopsctl.core.data.infer import render_data_config
+    from mlopsctl.core.files import write_atomic
+
+    raw = user_data_path(plan)
+    target = project / raw
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if plan.source.resolve() != target.resolve():
+        shutil.copyfile(plan.source, target)
+    schema = f"data/schemas/{target.name.split('.')[0]}.yaml"
+    write_atomic(project / "conf" / "data" / "default.yaml", render_data_config(plan, raw, schema))
+    return raw
+
+
+def write_user_schema(project: Path, plan: DataPlan, frame: Any) -> None:
+    from mlopsctl.core.data.infer import schema_hints
+    from mlopsctl.core.data.schema import write_schema
+
+    raw = project / user_data_path(plan)
+    write_schema(
+        project,
+        raw,
+        name=raw.name.split(".")[0],
+        force=True,
+        hints=schema_hints(plan),
+        frame=frame,
+    )
+
+
+def _render(
+    template: Path,
+    staging: Path,
+    name: str,
+    package: str,
+    no_input: bool,
+    answers: dict[str, str] | None = None,
+) -> None:
     from copier import run_copy
 
     interactive = not no_input and sys.stdin.isatty()
@@ -249,6 +351,7 @@ def _render(template: Path, staging: Path, name: str, package: str, no_input: bo
                 "package_name": package,
                 "artifact_name": name,
                 "mlopsctl_requirement": mlopsctl_requirement(),
+                **(answers or {}),
             },
             user_defaults=identity,
             defaults=not interactive,
