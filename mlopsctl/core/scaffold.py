@@ -202,14 +202,13 @@ def init_project(
             if plan is None:
                 data_files = write_starting_data(staging)
             else:
-                data_files = [write_user_data(staging, plan)]
+                from mlopsctl.core.data.use import install_dataset
+
+                data_files = [install_dataset(staging, plan, frame)]
         with _timed(timings, "params"):
             config.write_params(staging, config.compose_params(staging))
-        with _timed(timings, "schema"):
             if plan is None:
                 write_starting_schema(staging)
-            else:
-                write_user_schema(staging, plan, frame)
         progress("initialising git and DVC")
         with _timed(timings, "git_init"):
             vcs.init_repository(staging)
@@ -278,56 +277,8 @@ def _plan_answers(plan: DataPlan | None) -> dict[str, str]:
         "metric_direction": plan.direction,
         "promotion_threshold": plan.threshold_rule,
         "promotion_champion": plan.champion_rule,
-        "promotion_note": gate_note(plan),
+        "promotion_note": plan.gate_note,
     }
-
-
-def gate_note(plan: DataPlan) -> str:
-    if plan.direction == "minimize":
-        return (
-            f"{plan.baseline_model} scores {plan.primary_metric} {plan.baseline:.4g} on this "
-            f"data's test split: the gate asks for an error at least 5% lower"
-        )
-    return (
-        f"{plan.baseline_model} scores {plan.primary_metric} {plan.baseline:.4g} on this "
-        f"data's test split: the gate asks for a tenth of the way from there to 1.0"
-    )
-
-
-def user_data_path(plan: DataPlan) -> str:
-    """Where the user's dataset lives in the project: data/raw/<its file name>."""
-    return f"data/raw/{plan.source.name}"
-
-
-def write_user_data(project: Path, plan: DataPlan) -> str:
-    """Copy the user's dataset into data/raw/ (its bytes unchanged) and write conf/data/
-    from the plan; returns the data's project-relative path."""
-    from mlopsctl.core.data.infer import render_data_config
-    from mlopsctl.core.files import write_atomic
-
-    raw = user_data_path(plan)
-    target = project / raw
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if plan.source.resolve() != target.resolve():
-        shutil.copyfile(plan.source, target)
-    schema = f"data/schemas/{target.name.split('.')[0]}.yaml"
-    write_atomic(project / "conf" / "data" / "default.yaml", render_data_config(plan, raw, schema))
-    return raw
-
-
-def write_user_schema(project: Path, plan: DataPlan, frame: Any) -> None:
-    from mlopsctl.core.data.infer import schema_hints
-    from mlopsctl.core.data.schema import write_schema
-
-    raw = project / user_data_path(plan)
-    write_schema(
-        project,
-        raw,
-        name=raw.name.split(".")[0],
-        force=True,
-        hints=schema_hints(plan),
-        frame=frame,
-    )
 
 
 def _render(

@@ -104,6 +104,14 @@ class DataPlan:
         return f"{self.primary_metric} {op} {self.threshold:g}"
 
     @property
+    def gate_note(self) -> str:
+        """Where the first gate's threshold comes from (a comment beside it)."""
+        found = f"{self.baseline_model} scores {self.primary_metric} {self.baseline:.4g} on this data's test split"
+        if self.direction == "minimize":
+            return f"{found}: the gate asks for an error {REGRESSION_GAIN:.0%} lower"
+        return f"{found}: the gate asks for a tenth of the way from there to 1.0"
+
+    @property
     def champion_rule(self) -> str:
         if self.direction == "maximize":
             return f"{self.primary_metric} >= champion - 0.005"
@@ -393,19 +401,25 @@ def _baseline(plan: DataPlan, frame: pd.DataFrame) -> None:
     plan.primary_metric, plan.direction = "f1", "maximize"
     average = "binary" if plan.task == "binary" else "macro"
     pos = plan.positive_class if plan.task == "binary" else 1
+    truth = test.to_numpy()
     majority = train.value_counts().idxmax()
-    candidates = {f"DummyClassifier (always {majority!r})": np.full(len(test), majority, object)}
+    kind = truth.dtype
+    candidates = {f"DummyClassifier (always {majority!r})": np.full(len(test), majority, kind)}
     if plan.task == "binary":
-        candidates[f"DummyClassifier (always {pos!r})"] = np.full(len(test), pos, object)
+        candidates[f"DummyClassifier (always {pos!r})"] = np.full(len(test), pos, kind)
     rng = np.random.default_rng(SEED)
     shares = train.value_counts(normalize=True)
     candidates["DummyClassifier (stratified guesses)"] = rng.choice(
-        np.array(shares.index, dtype=object), size=len(test), p=shares.to_numpy()
-    )
+        shares.index.to_numpy(), size=len(test), p=shares.to_numpy()
+    ).astype(kind)
     scored = {
         name: float(
             skm.f1_score(
-                test.to_numpy(dtype=object), guess, average=average, pos_label=pos, zero_division=0
+                truth,
+                guess,
+                average=average,
+                pos_label=pos,
+                zero_division=0,
             )
         )
         for name, guess in candidates.items()
