@@ -135,7 +135,9 @@ def plan_json(plan: DataPlan) -> dict[str, Any]:
         "classes": plan.classes,
         "positive_class": plan.positive_class,
         "features": plan.features,
-        "columns": [{"column": d.column, "kind": d.kind, "reason": d.reason} for d in plan.decisions],
+        "columns": [
+            {"column": d.column, "kind": d.kind, "reason": d.reason} for d in plan.decisions
+        ],
         "primary_metric": plan.primary_metric,
         "direction": plan.direction,
         "baseline": {"model": plan.baseline_model, "value": plan.baseline},

@@ -194,9 +194,7 @@ def init_project(
     try:
         progress("rendering template")
         with _timed(timings, "render"):
-            _render(
-                template_path, staging, name, package, options.no_input, _plan_answers(plan)
-            )
+            _render(template_path, staging, name, package, options.no_input, _plan_answers(plan))
         progress("writing starting data")
         with _timed(timings, "data"):
             if plan is None:
@@ -271,7 +269,7 @@ def _plan_answers(plan: DataPlan | None) -> dict[str, str]:
     kind = "regression" if plan.task == "regression" else f"{plan.task} classification"
     return {
         "task": "regression" if plan.task == "regression" else plan.task,
-        "description": f"A tabular {kind} model of {plan.target!r}, reproducible with DVC and Hydra",
+        "description": f"A tabular {kind} model of {plan.target!r}, reproducible with DVC+Hydra",
         "default_model": "ridge" if plan.task == "regression" else "logistic_regression",
         "primary_metric": plan.primary_metric,
         "metric_direction": plan.direction,

@@ -181,7 +181,8 @@ def test_data_use_switches_the_dataset_in_one_staged_step(project: Path) -> None
     assert used.returncode == 0, used.stderr
     assert "no longer tracked: data/raw/breast_cancer.csv.dvc" in used.stdout
     status = dict(
-        (line[3:], line[:2]) for line in git("status", "--porcelain", cwd=project).stdout.splitlines()
+        (line[3:], line[:2])
+        for line in git("status", "--porcelain", cwd=project).stdout.splitlines()
     )
     assert status["data/raw/breast_cancer.csv.dvc"] == "D "
     assert status["data/schemas/breast_cancer.yaml"] == "D "

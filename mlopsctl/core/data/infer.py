@@ -9,7 +9,6 @@ Every check on the input runs here, before anything is written.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -106,7 +105,10 @@ class DataPlan:
     @property
     def gate_note(self) -> str:
         """Where the first gate's threshold comes from (a comment beside it)."""
-        found = f"{self.baseline_model} scores {self.primary_metric} {self.baseline:.4g} on this data's test split"
+        found = (
+            f"{self.baseline_model} scores {self.primary_metric} {self.baseline:.4g} "
+            "on this data's test split"
+        )
         if self.direction == "minimize":
             return f"{found}: the gate asks for an error {REGRESSION_GAIN:.0%} lower"
         return f"{found}: the gate asks for a tenth of the way from there to 1.0"
@@ -162,7 +164,9 @@ def infer_plan(path: Path, target: str, task: str = "auto") -> tuple[DataPlan, p
         )
     if chosen != "regression":
         _check_classes(frame[target][labelled], path, target)
-        plan.positive_class = _positive(frame[target][labelled], classes) if chosen == "binary" else None
+        plan.positive_class = (
+            _positive(frame[target][labelled], classes) if chosen == "binary" else None
+        )
     _baseline(plan, frame[labelled])
     return plan, frame
 
@@ -175,13 +179,16 @@ def _check_header(path: Path) -> None:
         return
     try:
         with open(path, encoding="utf-8", newline="") as fh:
-            header = next(csv.reader(fh, delimiter="\t" if ".tsv" in path.name.lower() else ","), [])
+            header = next(
+                csv.reader(fh, delimiter="\t" if ".tsv" in path.name.lower() else ","), []
+            )
     except UnicodeDecodeError as exc:
         raise _not_utf8(path, exc) from exc
     except OSError:
         return  # read_table says what is wrong with the file
-    seen: set[str] = set()
-    duplicates = sorted({name for name in header if name in seen or seen.add(name)})  # type: ignore[func-returns-value]
+    from collections import Counter
+
+    duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
     if duplicates:
         raise BadInput(
             f"{path} has duplicate column names: {', '.join(duplicates)}",
@@ -309,8 +316,10 @@ def _column(series: pd.Series, name: str, plan: DataPlan) -> Decision:
     date_format = _date_format(strings, name)
     if date_format is not None:
         plan.date_formats[name] = date_format
-        plan.date_ranges[name] = (strings.min(), strings.max()) if _sortable(date_format) else (
-            _date_bounds(strings, date_format)
+        plan.date_ranges[name] = (
+            (strings.min(), strings.max())
+            if _sortable(date_format)
+            else (_date_bounds(strings, date_format))
         )
         return Decision(name, "datetime", _date_reason(f"dates in format {date_format}", missing))
     if distinct == rows:
@@ -384,43 +393,38 @@ def _baseline(plan: DataPlan, frame: pd.DataFrame) -> None:
     """The best dummy model's primary metric on the template's split, and a first gate a
     little beyond it."""
     import numpy as np
+    import pandas as pd
     from sklearn import metrics as skm
     from sklearn.model_selection import train_test_split
 
-    y = frame[plan.target].map(_plain) if plan.task != "regression" else frame[plan.target]
-    train, test = train_test_split(
-        y, test_size=TEST_SIZE, random_state=SEED, stratify=y if plan.task != "regression" else None
-    )
     if plan.task == "regression":
+        train, test = train_test_split(frame[plan.target], test_size=TEST_SIZE, random_state=SEED)
         plan.primary_metric, plan.direction = "rmse", "minimize"
         predicted = np.full(len(test), float(train.mean()))
         plan.baseline = float(np.sqrt(skm.mean_squared_error(test, predicted)))
         plan.baseline_model = "DummyRegressor (the training mean)"
         plan.threshold = _significant(plan.baseline * (1 - REGRESSION_GAIN))
         return
+    # classes as integer codes: the same split as the template's, without hashing objects
+    codes, uniques = pd.factorize(frame[plan.target], sort=True)
+    labels = [_plain(u) for u in uniques]
+    train, test = train_test_split(codes, test_size=TEST_SIZE, random_state=SEED, stratify=codes)
     plan.primary_metric, plan.direction = "f1", "maximize"
     average = "binary" if plan.task == "binary" else "macro"
-    pos = plan.positive_class if plan.task == "binary" else 1
-    truth = test.to_numpy()
-    majority = train.value_counts().idxmax()
-    kind = truth.dtype
-    candidates = {f"DummyClassifier (always {majority!r})": np.full(len(test), majority, kind)}
+    pos = labels.index(plan.positive_class) if plan.task == "binary" else 1
+    counts = np.bincount(train, minlength=len(labels))
+    majority = int(counts.argmax())
+    candidates = {f"DummyClassifier (always {labels[majority]!r})": np.full(len(test), majority)}
     if plan.task == "binary":
-        candidates[f"DummyClassifier (always {pos!r})"] = np.full(len(test), pos, kind)
+        candidates[f"DummyClassifier (always {labels[pos]!r})"] = np.full(len(test), pos)
     rng = np.random.default_rng(SEED)
-    shares = train.value_counts(normalize=True)
     candidates["DummyClassifier (stratified guesses)"] = rng.choice(
-        shares.index.to_numpy(), size=len(test), p=shares.to_numpy()
-    ).astype(kind)
+        len(labels), size=len(test), p=counts / counts.sum()
+    )
+    every = list(range(len(labels)))
     scored = {
         name: float(
-            skm.f1_score(
-                truth,
-                guess,
-                average=average,
-                pos_label=pos,
-                zero_division=0,
-            )
+            skm.f1_score(test, guess, labels=every, average=average, pos_label=pos, zero_division=0)
         )
         for name, guess in candidates.items()
     }
@@ -458,7 +462,9 @@ def render_data_config(plan: DataPlan, raw: str, schema: str) -> str:
     import yaml
 
     def dump(value: Any) -> str:
-        return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("\n...")
+        return (
+            yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("\n...")
+        )
 
     stratified = plan.task != "regression"
     lines = [

@@ -20,7 +20,7 @@ def kinds(plan) -> dict[str, str]:
 
 
 def test_a_multiclass_target_and_every_kind_of_column(tmp_path: Path) -> None:
-    plan, frame = infer_plan(write_classification(tmp_path / "c.csv"), "segment")
+    plan, _ = infer_plan(write_classification(tmp_path / "c.csv"), "segment")
     assert plan.task == "multiclass"
     assert "3 distinct non-numeric values" in plan.task_reason
     assert plan.classes == ["high", "low", "mid"]
@@ -66,9 +66,9 @@ def test_a_regression_target_gets_an_error_gate_below_the_mean_predictor(tmp_pat
 )
 def test_the_task_follows_the_target(tmp_path: Path, values, task, expected) -> None:
     path = tmp_path / "t.csv"
-    pd.DataFrame({"x": range(len(values)), "x2": [v % 7 for v in range(len(values))], "y": values}).to_csv(
-        path, index=False
-    )
+    pd.DataFrame(
+        {"x": range(len(values)), "x2": [v % 7 for v in range(len(values))], "y": values}
+    ).to_csv(path, index=False)
     plan, _ = infer_plan(path, "y", task)
     assert plan.task == expected
 
@@ -176,6 +176,10 @@ def test_duplicate_column_names_and_non_utf8_files_are_refused(tmp_path: Path) -
     with pytest.raises(BadInput, match="duplicate column names: a"):
         infer_plan(dup, "y")
     latin = tmp_path / "latin.csv"
-    latin.write_bytes(("city,y\n" + "".join(f"M\u00fcnchen{i % 3},{i % 2}\n" for i in range(30))).encode("latin-1"))
+    latin.write_bytes(
+        ("city,y\n" + "".join(f"M\u00fcnchen{i % 3},{i % 2}\n" for i in range(30))).encode(
+            "latin-1"
+        )
+    )
     with pytest.raises(BadInput, match="not UTF-8"):
         infer_plan(latin, "y")
