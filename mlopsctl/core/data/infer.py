@@ -339,7 +339,11 @@ def _date_reason(what: str, missing: str) -> str:
 
 
 def _is_boolean_object(values: pd.Series) -> bool:
-    return values.dtype == object and bool(values.map(type).isin([bool]).all())
+    """True/False with gaps (pandas keeps such a column as objects); a sample first, so a
+    text column costs nothing."""
+    if values.dtype != object or not all(isinstance(v, bool) for v in values.iloc[:100]):
+        return False
+    return bool(values.map(type).isin([bool]).all())
 
 
 def _date_format(strings: pd.Series, name: str) -> str | None:
