@@ -33,6 +33,8 @@ MAX_CATEGORIES = 100
 MAX_CATEGORY_SHARE = 0.05
 # values parsed to tell a date column and its format (the whole column is matched after)
 DATE_SAMPLE = 500
+# rows a column's kind is told from (constant, unique and date columns are checked in full)
+SAMPLE_ROWS = 50_000
 # what the first gate asks beyond the best dummy model
 CLASSIFICATION_HEADROOM = 0.1  # of the distance from the dummy's score to a perfect 1.0
 REGRESSION_GAIN = 0.05  # lower error than predicting the training mean, as a share
@@ -80,7 +82,6 @@ class DataPlan:
     classes: list[Any] = field(default_factory=list)
     positive_class: Any = None
     date_formats: dict[str, str] = field(default_factory=dict)
-    date_ranges: dict[str, tuple[str, str]] = field(default_factory=dict)
     primary_metric: str = "f1"
     direction: str = "maximize"
     baseline: float = 0.0
@@ -154,9 +155,10 @@ def infer_plan(path: Path, target: str, task: str = "auto") -> tuple[DataPlan, p
         decisions=decisions,
         classes=classes,
     )
+    sample = _sample(frame)
     for column in frame.columns:
         if column != target:
-            decisions.append(_column(frame[column], str(column), plan))
+            decisions.append(_column(frame[column], sample[column], str(column), plan))
     if not any(d.used for d in decisions):
         left = "; ".join(f"{d.column}: {d.reason}" for d in decisions[1:]) or "no other columns"
         raise BadInput(
@@ -289,48 +291,65 @@ def _positive(values: pd.Series, classes: list[Any]) -> Any:
     return min(classes, key=lambda c: (counts.get(c, 0), str(c)))
 
 
-def _column(series: pd.Series, name: str, plan: DataPlan) -> Decision:
+def _sample(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same SAMPLE_ROWS random rows of every column (drawn once)."""
+    import numpy as np
+
+    if len(frame) <= SAMPLE_ROWS:
+        return frame
+    rows = np.random.default_rng(SEED).choice(len(frame), SAMPLE_ROWS, replace=False)
+    return frame.iloc[np.sort(rows)]
+
+
+def _column(series: pd.Series, sample: pd.Series, name: str, plan: DataPlan) -> Decision:
+    """One column's fate, told from a sample of its rows; what the sample suggests about the
+    whole column (constant, unique, dates in one format) is then checked on every row."""
     import pandas as pd
 
-    values = series.dropna()
     rows = len(series)
-    if values.empty:
+    present = int(series.notna().sum())
+    if present == 0:
         return Decision(name, "empty", "left out: every value is missing")
-    distinct = values.nunique()
-    if distinct == 1:
-        return Decision(
-            name, "constant", f"left out: one value ({_plain(values.iloc[0])!r}) in every row"
-        )
-    missing = f", {rows - len(values)} missing" if len(values) < rows else ""
-    if pd.api.types.is_bool_dtype(series) or _is_boolean_object(values):
+    seen = sample.dropna()
+    if seen.empty:  # a sample of gaps: look at the values there are
+        seen = series.dropna().head(SAMPLE_ROWS)
+    first = seen.iloc[0]
+    if seen.nunique() == 1 and bool((series.dropna() == first).all()):
+        return Decision(name, "constant", f"left out: one value ({_plain(first)!r}) in every row")
+    missing = f", {rows - present} missing" if present < rows else ""
+    if pd.api.types.is_bool_dtype(series) or (
+        _is_boolean_object(seen) and _is_boolean_object(series.dropna())
+    ):
         return Decision(name, "boolean", f"boolean (true/false as 1/0){missing}")
     if pd.api.types.is_datetime64_any_dtype(series):
-        plan.date_ranges[name] = (str(values.min()), str(values.max()))
         return Decision(name, "datetime", _date_reason("stored as datetimes", missing))
+    # an ID: whole numbers or text, unique in every row (floats are unique by nature)
+    unique = (
+        present == rows
+        and not pd.api.types.is_float_dtype(series)
+        and seen.is_unique
+        and series.is_unique
+    )
     if pd.api.types.is_numeric_dtype(series):
-        integral = pd.api.types.is_integer_dtype(series)
-        if integral and distinct == rows:
+        if pd.api.types.is_integer_dtype(series) and unique:
             return Decision(name, "id", "left out: whole numbers unique in every row (an ID)")
         return Decision(name, "numeric", f"numeric ({series.dtype}){missing}")
-    strings = values.astype(str)
-    date_format = _date_format(strings, name)
+    date_format = _date_format(seen.astype(str), name)
     if date_format is not None:
+        _check_dates(series.dropna().astype(str), name, date_format)
         plan.date_formats[name] = date_format
-        plan.date_ranges[name] = (
-            (strings.min(), strings.max())
-            if _sortable(date_format)
-            else (_date_bounds(strings, date_format))
-        )
         return Decision(name, "datetime", _date_reason(f"dates in format {date_format}", missing))
-    if distinct == rows:
+    if unique:
         return Decision(name, "id", "left out: text unique in every row (an ID)")
-    if distinct <= MAX_CATEGORIES or distinct <= MAX_CATEGORY_SHARE * len(values):
+    distinct = seen.nunique()
+    if distinct <= MAX_CATEGORIES or distinct <= MAX_CATEGORY_SHARE * len(seen):
+        distinct = series.nunique()
         return Decision(name, "categorical", f"categorical ({distinct} values){missing}")
     return Decision(
         name,
         "text",
-        f"left out: {distinct} distinct text values (free text or an ID-like code, too many "
-        "to encode as categories)",
+        f"left out: {distinct} distinct text values in a sample of {len(seen)} (free text or "
+        "an ID-like code, too many to encode as categories)",
     )
 
 
@@ -360,7 +379,10 @@ def _date_format(strings: pd.Series, name: str) -> str | None:
                 "write every date in one format (e.g. 2024-01-31) and try again",
             )
         return None
-    fmt = matching[0]
+    return matching[0]
+
+
+def _check_dates(strings: pd.Series, name: str, fmt: str) -> None:
     full = strings.str.fullmatch(DATE_FORMATS[fmt])
     if not full.all():
         bad = strings[~full].iloc[0]
@@ -368,7 +390,6 @@ def _date_format(strings: pd.Series, name: str) -> str | None:
             f"column {name!r} holds dates in more than one format: {bad!r} is not {fmt}",
             "write every date in one format (e.g. 2024-01-31) and try again",
         )
-    return fmt
 
 
 def _parses(sample: pd.Series, fmt: str) -> bool:
@@ -380,17 +401,6 @@ def _parses(sample: pd.Series, fmt: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _sortable(fmt: str) -> bool:
-    return fmt.startswith("%Y-%m-%d")
-
-
-def _date_bounds(strings: pd.Series, fmt: str) -> tuple[str, str]:
-    import pandas as pd
-
-    parsed = pd.to_datetime(strings, format=fmt, errors="coerce").dropna()
-    return parsed.min().strftime(fmt), parsed.max().strftime(fmt)
 
 
 def _baseline(plan: DataPlan, frame: pd.DataFrame) -> None:
