@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from mlopsctl.cli import options
+from mlopsctl.cli.render import print_json
 
 app = typer.Typer(help="Experiments: list, compare, apply, clean up.", no_args_is_help=True)
 
@@ -17,7 +19,6 @@ def list_(
     as_json: options.Json = False,
 ) -> None:
     """The workspace, its baseline and their experiments, with metrics and changed params."""
-    import json
 
     from rich.table import Table
 
@@ -26,10 +27,10 @@ def list_(
     from mlopsctl.core.pipeline.experiments import list_experiments
     from mlopsctl.core.project import find_project
 
-    project = find_project()
+    project = find_project(Path.cwd())
     found = list_experiments(project, all_commits=all_commits)
     if as_json:
-        console().print_json(json.dumps([e.as_json() for e in found]))
+        print_json([e.as_json() for e in found])
         return
     metric = project.primary_metric()
     metric_keys = sorted({k for e in found for k in e.metrics}, key=lambda k: (k != metric, k))
@@ -61,7 +62,6 @@ def compare(
     as_json: options.Json = False,
 ) -> None:
     """Params and metrics of A and B side by side; changed values highlighted."""
-    import json
 
     from rich.table import Table
 
@@ -70,19 +70,17 @@ def compare(
     from mlopsctl.core.pipeline.experiments import compare as compare_core
     from mlopsctl.core.project import find_project
 
-    result = compare_core(find_project(), a, b)
+    result = compare_core(find_project(Path.cwd()), a, b)
     if as_json:
-        console().print_json(
-            json.dumps(
-                {
-                    "a": {"name": result.a.name, "rev": result.a.rev},
-                    "b": {"name": result.b.name, "rev": result.b.rev},
-                    "rows": [
-                        {"section": s, "key": k, "a": x, "b": y, "changed": c}
-                        for s, k, x, y, c in result.rows
-                    ],
-                }
-            )
+        print_json(
+            {
+                "a": {"name": result.a.name, "rev": result.a.rev},
+                "b": {"name": result.b.name, "rev": result.b.rev},
+                "rows": [
+                    {"section": s, "key": k, "a": x, "b": y, "changed": c}
+                    for s, k, x, y, c in result.rows
+                ],
+            }
         )
         return
     table = Table(title=f"{result.a.name} vs {result.b.name}", title_justify="left")
@@ -109,7 +107,7 @@ def apply(name: str = typer.Argument(..., help="Experiment to bring into the wor
     from mlopsctl.core.pipeline.experiments import apply as apply_core
     from mlopsctl.core.project import find_project
 
-    apply_core(find_project(), name)
+    apply_core(find_project(Path.cwd()), name)
     console().print(
         f"applied {name}: `git diff` shows its changes. params.yaml now holds its params; "
         "put them in conf/ before the next `mlopsctl train`, which recomposes params.yaml "
@@ -126,18 +124,17 @@ def gc(
 ) -> None:
     """Drop experiments not worth keeping: all but the --keep best by the primary metric,
     and every failed one. A dry run unless --yes."""
-    import json
 
     from mlopsctl.console import console
     from mlopsctl.core.pipeline.experiments import plan_gc, remove
     from mlopsctl.core.project import find_project
 
-    project = find_project()
+    project = find_project(Path.cwd())
     plan = plan_gc(project, keep)
     if yes:
         remove(project, plan.remove)
     if as_json:
-        console().print_json(json.dumps(_plan_json(plan, removed=yes)))
+        print_json(_plan_json(plan, removed=yes))
         return
     out = console()
     verb = "removed" if yes else "would remove"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from mlopsctl.cli import options
+from mlopsctl.cli.render import print_json
 
 if TYPE_CHECKING:
     from mlopsctl.core.data.infer import DataPlan
@@ -50,7 +51,6 @@ def init(
     as_json: options.Json = False,
 ) -> None:
     """Scaffold a project: git + DVC + Hydra + pipeline + tests + pre-commit + CI."""
-    import json
 
     from mlopsctl.console import console, err_console
     from mlopsctl.core.scaffold import InitOptions, init_project
@@ -80,22 +80,20 @@ def init(
         result = init_project(options, progress)
 
     if as_json:
-        console().print_json(
-            json.dumps(
-                {
-                    "path": str(result.path),
-                    "name": result.name,
-                    "package": result.package,
-                    "template": result.template,
-                    "remote": result.remote_url,
-                    "commit": result.commit,
-                    "data": result.data_files,
-                    "hooks_installed": result.hooks_installed,
-                    "warnings": result.warnings,
-                    "timings": result.timings,
-                    "inferred": plan_json(result.plan) if result.plan else None,
-                }
-            )
+        print_json(
+            {
+                "path": str(result.path),
+                "name": result.name,
+                "package": result.package,
+                "template": result.template,
+                "remote": result.remote_url,
+                "commit": result.commit,
+                "data": result.data_files,
+                "hooks_installed": result.hooks_installed,
+                "warnings": result.warnings,
+                "timings": result.timings,
+                "inferred": plan_json(result.plan) if result.plan else None,
+            }
         )
         return
     out = console()

@@ -171,7 +171,7 @@ def retrain(
         step("commit", "done", (result.commit or "")[:8])
         settings = gates.load_settings(root, project.primary_metric())
         result.promotion = promote.promote(
-            promote.PromoteRequest(stage=settings.check_stage(stage)), start=root
+            project, promote.PromoteRequest(stage=settings.check_stage(stage))
         )
         step("promote", "done", f"{result.promotion.name} {result.promotion.version} -> {stage}")
     except MlopsctlError as exc:
@@ -191,7 +191,7 @@ def _preflight(project: Project, stage: str) -> str:
     from mlopsctl.core.registry import gates
     from mlopsctl.core.registry.promote import open_registry
 
-    _, head = open_registry(project.root)
+    head = open_registry(project)
     vcs.require_identity(project.root)
     gates.load_settings(project.root, project.primary_metric()).check_stage(stage)
     changed = vcs.changed_files(project.root)

@@ -6,22 +6,11 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlopsctl.core.config import flatten
 from mlopsctl.errors import BadInput
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
-
-
-def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{'a': {'b': 1}} -> {'a.b': 1}: how DVC names nested metrics and params."""
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
 
 
 def read_metrics(root: Path, rev: str | None = None, repo: Repo | None = None) -> dict[str, Any]:

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlopsctl.core.config import flatten
 from mlopsctl.core.files import write_atomic
-from mlopsctl.core.pipeline.metrics import flatten, read_metrics
+from mlopsctl.core.pipeline.metrics import read_metrics
 from mlopsctl.core.project import Project
 from mlopsctl.errors import BadInput, EnvironmentProblem
 
