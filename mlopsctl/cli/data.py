@@ -51,6 +51,42 @@ def add(
     out.print("Next: git commit, then `mlopsctl data push` to share the data")
 
 
+@app.command("use")
+def use(
+    path: Path = typer.Argument(..., help="The new dataset (CSV or Parquet).", show_default=False),
+    target: str = typer.Option(..., "--target", help="The column to predict.", show_default=False),
+    task: str = typer.Option(
+        "auto", "--task", help="auto (inferred from the target), binary, multiclass or regression."
+    ),
+    as_json: options.Json = False,
+) -> None:
+    """Switch the project to another dataset: infer its task, features, schema and first
+    gates; the old data's pointer and schema are removed; all of it staged in git."""
+    from mlopsctl.cli.render import plan_json, render_plan
+    from mlopsctl.console import console
+    from mlopsctl.core.data.use import use_data
+    from mlopsctl.core.project import find_project
+
+    result = use_data(find_project(Path.cwd()).root, path, target, task)
+    if as_json:
+        print_json(
+            {
+                "data": result.data,
+                "schema": result.schema,
+                "removed": result.removed,
+                "staged": result.staged,
+                "inferred": plan_json(result.plan),
+            }
+        )
+        return
+    out = console()
+    out.print(f"[green]Using[/] {result.data} (schema {result.schema})", soft_wrap=True)
+    if result.removed:
+        out.print(f"  no longer tracked: {', '.join(result.removed)}", soft_wrap=True)
+    render_plan(result.plan, "conf/data/default.yaml")
+    out.print("Staged in git. Next: git commit, `mlopsctl data push`, then `mlopsctl train`")
+
+
 @app.command("status")
 def status(
     remote: str = typer.Option(None, "--remote", "-r", help=REMOTE_HELP),

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from mlopsctl.cli import options
-from mlopsctl.cli.render import print_json
+from mlopsctl.cli.render import plan_json, print_json, render_plan
+
+if TYPE_CHECKING:
+    pass
 
 
 def init(
@@ -36,6 +40,20 @@ def init(
         "--run",
         help="Also run the pipeline once and commit the baseline model's dvc.lock and metrics.",
     ),
+    data: Path = typer.Option(
+        None,
+        "--data",
+        help="Start from your dataset (CSV or Parquet) instead of the demo data.",
+        show_default=False,
+    ),
+    target: str = typer.Option(
+        None, "--target", help="The column to predict (with --data).", show_default=False
+    ),
+    task: str = typer.Option(
+        "auto",
+        "--task",
+        help="auto (inferred from the target), binary, multiclass or regression.",
+    ),
     as_json: options.Json = False,
 ) -> None:
     """Scaffold a project: git + DVC + Hydra + pipeline + tests + pre-commit + CI."""
@@ -54,6 +72,9 @@ def init(
         install_hooks=hooks,
         run_pipeline=run_pipeline,
         mlopsctl_requirement=mlopsctl_requirement,
+        data=data,
+        target=target,
+        task=task,
     )
     err = err_console()
     quiet = as_json or not err.is_terminal
@@ -78,6 +99,7 @@ def init(
                 "hooks_installed": result.hooks_installed,
                 "warnings": result.warnings,
                 "timings": result.timings,
+                "inferred": plan_json(result.plan) if result.plan else None,
             }
         )
         return
@@ -91,6 +113,8 @@ def init(
     out.print(
         f"  data: {', '.join(result.data_files)} -> DVC remote {result.remote_url}", soft_wrap=True
     )
+    if result.plan is not None:
+        render_plan(result.plan, "conf/data/default.yaml")
     out.print("Next:")
     try:
         shown = result.path.relative_to(Path.cwd())

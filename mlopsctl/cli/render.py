@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from mlopsctl.core.data.infer import DataPlan
     from mlopsctl.core.pipeline.run import StageEvent
     from mlopsctl.core.registry.gates import GateResult
 
@@ -124,3 +125,52 @@ def print_json(value: Any) -> None:
     from mlopsctl.console import console
 
     console().print_json(json.dumps(plain(value)))
+
+
+def plan_json(plan: DataPlan) -> dict[str, Any]:
+    """What `init --data` and `data use` decided, for --json."""
+    return {
+        "task": plan.task,
+        "task_reason": plan.task_reason,
+        "target": plan.target,
+        "rows": plan.rows,
+        "rows_without_target": plan.missing_target,
+        "classes": plan.classes,
+        "positive_class": plan.positive_class,
+        "features": plan.features,
+        "columns": [
+            {"column": d.column, "kind": d.kind, "reason": d.reason} for d in plan.decisions
+        ],
+        "primary_metric": plan.primary_metric,
+        "direction": plan.direction,
+        "baseline": {"model": plan.baseline_model, "value": plan.baseline},
+        "gates": {"thresholds": [plan.threshold_rule], "champion": [plan.champion_rule]},
+    }
+
+
+def render_plan(plan: DataPlan, config_file: str) -> None:
+    """Every decision about the user's data, one line each, and where to change it."""
+    from rich.markup import escape
+
+    from mlopsctl.console import console
+
+    out = console()
+    out.print(f"  task: {escape(plan.task_reason)}", soft_wrap=True)
+    if plan.missing_target:
+        out.print(
+            f"  {plan.missing_target} of {plan.rows} rows have no {escape(plan.target)!r}: "
+            "left out of training and evaluation",
+            soft_wrap=True,
+        )
+    if plan.task == "binary":
+        out.print(f"  positive class: {escape(repr(plan.positive_class))}", soft_wrap=True)
+    out.print("  columns:")
+    for d in plan.decisions[1:]:
+        mark = "[green]+[/]" if d.used else "[yellow]-[/]"
+        out.print(f"    {mark} {escape(d.column)}: {escape(d.reason)}", soft_wrap=True)
+    out.print(
+        f"  gate: {escape(plan.threshold_rule)} ({escape(plan.baseline_model)}: "
+        f"{plan.primary_metric} {plan.baseline:.4g}) in pyproject.toml \\[tool.mlopsctl.promotion]",
+        soft_wrap=True,
+    )
+    out.print(f"  change any decision in {config_file} (each has a comment)", soft_wrap=True)

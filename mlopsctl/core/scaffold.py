@@ -18,13 +18,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlopsctl import __version__
 from mlopsctl.core import config, dvcrepo
 from mlopsctl.core import git as vcs
 from mlopsctl.core import python_env as environment
 from mlopsctl.errors import BadInput, EnvironmentProblem
+
+if TYPE_CHECKING:
+    from mlopsctl.core.data.infer import DataPlan
 
 DEFAULT_TEMPLATE = "tabular-classification"
 PROJECT_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -45,6 +48,10 @@ class InitOptions:
     install_hooks: bool = True
     run_pipeline: bool = False
     mlopsctl_requirement: str | None = None  # requirements.txt's mlopsctl line (a PEP 508 spec)
+    # the user's dataset and its target column (without them: the template's demo data)
+    data: Path | None = None
+    target: str | None = None
+    task: str = "auto"
 
 
 @dataclass
@@ -59,6 +66,7 @@ class InitResult:
     hooks_installed: bool
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    plan: DataPlan | None = None
 
 
 def templates_dir() -> Path:
@@ -159,6 +167,18 @@ def init_project(
     package = validate_package_name(options.package or name.replace("-", "_"))
     template_path = validate_template(options.template)
     requirement, requirement_warning = mlopsctl_requirement(options.mlopsctl_requirement)
+    plan, frame = None, None
+    if options.data is not None or options.target is not None:
+        from mlopsctl.core.data.infer import infer_plan
+
+        if options.data is None or not options.target:
+            raise BadInput(
+                "--data and --target go together",
+                "give the dataset and its target column: --data FILE --target COLUMN",
+            )
+        progress("reading the data and inferring its task and features")
+        with _timed(timings, "infer"):
+            plan, frame = infer_plan(options.data, options.target, options.task)
 
     with _timed(timings, "checks"):
         vcs.require_identity(dest.parent if dest.parent.exists() else Path.cwd())
@@ -177,14 +197,28 @@ def init_project(
     try:
         progress("rendering template")
         with _timed(timings, "render"):
-            _render(template_path, staging, name, package, options.no_input, requirement)
+            _render(
+                template_path,
+                staging,
+                name,
+                package,
+                options.no_input,
+                requirement,
+                _plan_answers(plan),
+            )
             history_warning = record_template_source(staging, options.template, requirement)
         progress("writing starting data")
         with _timed(timings, "data"):
-            data_files = write_starting_data(staging)
-            write_starting_schema(staging)
+            if plan is None:
+                data_files = write_starting_data(staging)
+            else:
+                from mlopsctl.core.data.use import install_dataset
+
+                data_files = [install_dataset(staging, plan, frame)]
         with _timed(timings, "params"):
             config.write_params(staging, config.compose_params(staging))
+            if plan is None:
+                write_starting_schema(staging)
         progress("initialising git and DVC")
         with _timed(timings, "git_init"):
             vcs.init_repository(staging)
@@ -226,6 +260,7 @@ def init_project(
         hooks_installed=hooks,
         warnings=warnings,
         timings=timings,
+        plan=plan,
     )
 
 
@@ -239,8 +274,31 @@ def _run_baseline(project: Path) -> None:
     dvcrepo.push_all(project)
 
 
+def _plan_answers(plan: DataPlan | None) -> dict[str, str]:
+    """The template answers the user's data decides: the task, its metric and first gates."""
+    if plan is None:
+        return {}
+    kind = "regression" if plan.task == "regression" else f"{plan.task} classification"
+    return {
+        "task": "regression" if plan.task == "regression" else plan.task,
+        "description": f"A tabular {kind} model of {plan.target!r}, reproducible with DVC+Hydra",
+        "default_model": "ridge" if plan.task == "regression" else "logistic_regression",
+        "primary_metric": plan.primary_metric,
+        "metric_direction": plan.direction,
+        "promotion_threshold": plan.threshold_rule,
+        "promotion_champion": plan.champion_rule,
+        "promotion_note": plan.gate_note,
+    }
+
+
 def _render(
-    template: Path, staging: Path, name: str, package: str, no_input: bool, requirement: str
+    template: Path,
+    staging: Path,
+    name: str,
+    package: str,
+    no_input: bool,
+    requirement: str,
+    answers: dict[str, str] | None = None,
 ) -> None:
     from copier import run_copy
 
@@ -255,6 +313,7 @@ def _render(
                 "package_name": package,
                 "artifact_name": name,
                 "mlopsctl_requirement": requirement,
+                **(answers or {}),
             },
             user_defaults=identity,
             defaults=not interactive,

@@ -71,9 +71,33 @@ class ValidationReport:
         return sum(f.count for f in self.failures)
 
 
-def infer_schema(frame: pd.DataFrame, data: str, name: str) -> dict[str, Any]:
+@dataclass
+class SchemaHints:
+    """What is known about the data beyond its values: which column holds classes (all of
+    them allowed, no others), which are IDs (unique), and each date column's format."""
+
+    classes: dict[str, list[Any]] = field(default_factory=dict)
+    unique: list[str] = field(default_factory=list)
+    date_formats: dict[str, str | None] = field(default_factory=dict)
+
+
+def infer_schema(
+    frame: pd.DataFrame, data: str, name: str, hints: SchemaHints | None = None
+) -> dict[str, Any]:
     """The tightened schema of `frame`, as the mapping pandera's YAML format holds."""
-    columns = {str(column): _infer_column(frame[column]) for column in frame.columns}
+    hints = hints or SchemaHints()
+    columns = {}
+    for column in frame.columns:
+        key = str(column)
+        spec = _infer_column(frame[column])
+        if key in hints.classes:
+            spec = _classes(spec, hints.classes[key])
+        if key in hints.unique:
+            spec["unique"] = True
+            spec["description"] = "an ID: every row has its own value"
+        if key in hints.date_formats:
+            spec.update(_date_checks(frame[column], hints.date_formats[key]))
+        columns[key] = spec
     return {
         "schema_type": "dataframe",
         "name": name,
@@ -109,6 +133,42 @@ def _infer_column(series: pd.Series) -> dict[str, Any]:
     # other object columns (mixed types) get no dtype: pandera checks nulls and presence
     spec["nullable"] = spec_nullable
     return spec
+
+
+def _classes(spec: dict[str, Any], classes: list[Any]) -> dict[str, Any]:
+    """A target's classes as an `isin` check: a new class fails instead of fitting a range."""
+    kept = {k: v for k, v in spec.items() if k in ("dtype", "nullable")}
+    values = sorted(classes, key=lambda v: (str(type(v)), v))
+    if spec.get("dtype") == "str":
+        values = [str(v) for v in values]
+    return {
+        "dtype": kept.get("dtype"),
+        "isin": values,
+        "description": "the target's classes",
+        "nullable": kept.get("nullable", False),
+    }
+
+
+def _date_checks(series: pd.Series, fmt: str | None) -> dict[str, Any]:
+    """A date column's format (every value matches it) and its range, widened as numbers are."""
+    import pandas as pd
+
+    from mlopsctl.core.data.infer import DATE_FORMATS
+
+    values = series.dropna()
+    if fmt is None or values.empty or pd.api.types.is_datetime64_any_dtype(series):
+        return {"description": "dates"}
+    parsed = pd.to_datetime(values.astype(str), format=fmt, errors="coerce").dropna()
+    low, high = parsed.min(), parsed.max()
+    checks: dict[str, Any] = {
+        "str_matches": DATE_FORMATS.get(fmt, ".+"),
+        "description": f"dates in format {fmt}, seen {low.strftime(fmt)} .. {high.strftime(fmt)}",
+    }
+    if fmt.startswith("%Y-%m-%d"):  # these sort as text: the range is a text range
+        margin = (high - low) * BOUND_MARGIN or pd.Timedelta(days=365)
+        checks["greater_than_or_equal_to"] = (low - margin).strftime(fmt)
+        checks["less_than_or_equal_to"] = (high + margin).strftime(fmt)
+    return checks
 
 
 def _bounds(values: pd.Series, *, integer: bool) -> dict[str, Any]:
@@ -148,7 +208,12 @@ def schema_path(root: Path, name: str) -> Path:
 
 
 def write_schema(
-    root: Path, data_path: Path, name: str | None = None, force: bool = False
+    root: Path,
+    data_path: Path,
+    name: str | None = None,
+    force: bool = False,
+    hints: SchemaHints | None = None,
+    frame: pd.DataFrame | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Infer the schema of `data_path` and write it to data/schemas/<name>.yaml."""
     data_path = data_path.resolve()
@@ -162,9 +227,32 @@ def write_schema(
             f"{out.relative_to(root)} already exists",
             "pass --force to replace it, or --name to write another schema",
         )
-    schema = infer_schema(read_table(data_path), rel, name)
+    frame = read_table(data_path) if frame is None else frame
+    if hints is None:
+        hints = project_hints(root, frame)
+    schema = infer_schema(frame, rel, name, hints)
     write_atomic(out, render_schema(schema))
     return out, schema
+
+
+def project_hints(root: Path, frame: pd.DataFrame) -> SchemaHints:
+    """Hints from the project's composed params (params.yaml `data`): the target's classes
+    unless the task is regression, and the configured date formats."""
+    import yaml
+
+    try:
+        params = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return SchemaHints()
+    data = params.get("data") if isinstance(params, dict) else None
+    if not isinstance(data, dict):
+        return SchemaHints()
+    hints = SchemaHints(date_formats=dict(data.get("date_formats") or {}))
+    target = data.get("target")
+    if target in frame.columns and data.get("task", "binary") != "regression":
+        hints.classes[str(target)] = [_plain(v) for v in frame[target].dropna().unique()]
+    hints.unique = [str(c) for c in data.get("id_columns") or [] if c in frame.columns]
+    return hints
 
 
 def project_relative(root: Path, path: Path) -> str:
