@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -96,7 +97,7 @@ def test_tekton_steps_run_in_the_pipeline_image(
         host_build = mlopsctl(
             "build",
             "--base",
-            str(fake_rootfs(tmp_path / "rootfs.tar", "3.11")),
+            str(fake_rootfs(tmp_path / "rootfs.tar", f"3.{sys.version_info.minor}")),
             "--output",
             str(tmp_path / "serving.tar"),
             cwd=project,
