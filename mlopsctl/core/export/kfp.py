@@ -18,9 +18,35 @@ KFP_HINT = 'pip install "mlopsctl[kfp]" (the kfp SDK pins requests and urllib3, 
 
 def require_kfp() -> None:
     try:
-        import kfp  # noqa: F401
+        _import_kfp_without_its_client()
     except ImportError as exc:
         raise EnvironmentProblem("the kfp SDK is not installed", KFP_HINT) from exc
+
+
+def _import_kfp_without_its_client() -> None:
+    """Import kfp's DSL and compiler without its REST client: kfp/__init__ imports
+    `kfp.client` (the kubernetes client, ~1 s), which compiling never uses. A placeholder
+    stands in while kfp imports and is taken out after, so a later `import kfp.client`
+    gets the real one."""
+    import sys
+    import types
+
+    if "kfp" in sys.modules:
+        return
+    placeholder = types.ModuleType("kfp.client")
+
+    class Client:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("import kfp.client for kfp's REST client")
+
+    placeholder.Client = Client  # type: ignore[attr-defined]
+    sys.modules["kfp.client"] = placeholder
+    try:
+        import kfp.compiler
+        import kfp.dsl  # noqa: F401
+    finally:
+        if sys.modules.get("kfp.client") is placeholder:
+            del sys.modules["kfp.client"]
 
 
 def pipelines(plan: ExportPlan) -> dict[str, Callable[..., Any]]:

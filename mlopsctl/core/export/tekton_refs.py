@@ -78,8 +78,7 @@ def _pipeline(doc: Document, spec: dict[str, Any], bundle: Bundle) -> Iterator[P
         referenced[name] = task_doc
         if isinstance(task_doc, Problem):
             yield task_doc
-            referenced[name] = None
-            continue
+            task_doc = referenced[name] = None
         for index, after in enumerate(task.get("runAfter") or []):
             if after not in tasks or not tasks[after][0].startswith("spec.tasks"):
                 yield doc.problem(f"{path}.runAfter[{index}]", f"no task named {after!r}")

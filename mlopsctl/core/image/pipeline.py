@@ -46,8 +46,10 @@ DVC_PLUGINS = {
     "gdrive": "dvc-gdrive",
 }
 ENV = {
-    "PATH": f"/app/bin:{DEFAULT_PATH.removeprefix('PATH=')}",
-    "PYTHONPATH": "/app/deps/site-packages:/app",
+    "PATH": f"/app/tools/bin:{DEFAULT_PATH.removeprefix('PATH=')}",
+    # the packages sit in Python's user site (PYTHONUSERBASE): found without PYTHONPATH,
+    # which dvc.yaml's stages set for themselves (PYTHONPATH=src python -m ...)
+    "PYTHONUSERBASE": "/app/deps",
     # an arbitrary UID has no home of its own
     "HOME": "/tmp",
     "PYTHONUNBUFFERED": "1",
@@ -55,7 +57,7 @@ ENV = {
     "DVC_NO_UPDATE_CHECK": "1",
     # a workspace volume's files belong to whichever UID wrote them: git must not refuse them
     # (safe.directory counts only in system or global config; ~/.gitconfig stays the user's)
-    "GIT_CONFIG_SYSTEM": "/app/gitconfig",
+    "GIT_CONFIG_SYSTEM": "/app/tools/gitconfig",
 }
 # console scripts that run the image's python3 (pip's carry this machine's interpreter
 # path); `python` too, as dvc.yaml's stages and users' scripts call it
@@ -109,13 +111,16 @@ def build_pipeline_image(
                 f"use a base with Python {sys.version_info[0]}.{sys.version_info[1]}",
             )
         pins = pinned_closure(_roots(root), base_image.python)
-        _site_packages(pins, work / "deps" / "site-packages")
-        _app(work / "app")
+        site = f"app/deps/lib/python{base_image.python[0]}.{base_image.python[1]}/site-packages"
+        _site_packages(pins, work / "deps")
+        _mlopsctl(work / "mlopsctl")
+        _tools(work / "tools")
         layers: list[Blob] = list(base_image.layers)
         roles = ["base"] * len(layers)
         for role, (tree, prefix) in {
-            "deps": (work / "deps", "app/deps"),
-            "app": (work / "app", "app"),
+            "deps": (work / "deps", site),
+            "mlopsctl": (work / "mlopsctl", site),
+            "tools": (work / "tools", "app/tools"),
             "workspace": (_empty(work / "ws"), WORKSPACE),
         }.items():
             tar_path = work / f"{role}.tar"
@@ -227,8 +232,8 @@ def _site_packages(pins: dict[str, str], dest: Path) -> Path:
     return dest
 
 
-def _app(dest: Path) -> Path:
-    """mlopsctl's package (as it runs here) and the console scripts."""
+def _mlopsctl(dest: Path) -> Path:
+    """mlopsctl's package, as it runs here (it may be installed editable)."""
     import shutil
 
     import mlopsctl
@@ -240,6 +245,12 @@ def _app(dest: Path) -> Path:
     templates = package.parent / "templates"
     if not (dest / "mlopsctl" / "templates").exists() and templates.is_dir():
         shutil.copytree(templates, dest / "mlopsctl" / "templates")
+    return dest
+
+
+def _tools(dest: Path) -> Path:
+    """The console scripts and the system gitconfig."""
+    dest.mkdir()
     (dest / "gitconfig").write_text("[safe]\n\tdirectory = *\n")
     (dest / "bin").mkdir()
     for script, command in SCRIPTS.items():

@@ -169,6 +169,7 @@ def test_tekton_references_resolve(tmp_path: Path) -> None:
         ("spec.tasks[0].params[1]", "the Task declares no param 'nope'"),
         ("spec.tasks[0].workspaces[0].workspace", "the Pipeline declares no workspace 'missing'"),
         ("spec.tasks[1].taskRef.name", "no Task named 'no-such-task' among the documents"),
+        ("spec.tasks[1].runAfter[0]", "no task named 'ghost'"),
         ("spec.tasks[0].params[0].value", "$(params.overrides)"),
         ("spec.results[0].value", "$(tasks.train.results.digest)"),
     }

@@ -1,0 +1,92 @@
+"""The exported KFP pipeline really runs: compiled by `mlopsctl export kfp`, executed end to
+end by the kfp SDK's local runner (SubprocessRunner, no container), on a generated project:
+clone, dvc pull, train with a Hydra override, promote through the gates with the tags
+pushed, build the serving image natively. Its metrics equal `mlopsctl train`'s."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_project, git, mlopsctl, run
+from tests.image.conftest import CACHE, fake_rootfs
+
+pytestmark = [pytest.mark.slow, pytest.mark.network]
+
+PINNED = "registry.example.com/team/demo-pipeline@sha256:" + "c" * 64
+RUNNER = """\
+import json, sys
+from kfp import local
+from kfp.components import load_component_from_file
+
+local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=sys.argv[2])
+pipeline = load_component_from_file(sys.argv[1])
+pipeline(overrides=sys.argv[3], image_repo="")
+"""
+
+
+def executor_outputs(root: Path, task: str) -> dict:
+    [path] = root.glob(f"*/{task}/executor_output.json")
+    return json.loads(path.read_text())
+
+
+def test_the_kfp_pipeline_runs_with_the_metrics_of_mlopsctl_train(
+    trained_project: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("kfp")
+    project = trained_project
+    exported = mlopsctl(
+        "export",
+        "kfp",
+        "--image",
+        PINNED,
+        "--registry",
+        "registry.example.com/team/demo",
+        "--remote",
+        "default",
+        "--git-url",
+        str(project),
+        cwd=project,
+    )
+    assert exported.returncode == 0, exported.stderr
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_bytes((project / "deploy" / "kfp" / "pipeline.yaml").read_bytes())
+    (project / "deploy" / "kfp").rename(tmp_path / "kept")  # the clone sees the commit only
+
+    script = tmp_path / "run_kfp.py"
+    script.write_text(RUNNER)
+    env = {
+        **os.environ,
+        "MLOPSCTL_BASE_IMAGE": str(
+            fake_rootfs(tmp_path / "rootfs.tar", f"3.{sys.version_info.minor}")
+        ),
+        "XDG_CACHE_HOME": str(CACHE / "xdg"),
+    }
+    root = tmp_path / "kfp-root"
+    ran = run([sys.executable, str(script), str(pipeline), str(root), "model.C=0.5"], tmp_path, env)
+    assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-4000:]
+
+    # the same commit, the same override, trained by `mlopsctl train` on this machine
+    here = copy_project(project, tmp_path / "here")
+    trained = mlopsctl("train", "--no-exp", "--json", "model.C=0.5", cwd=here)
+    assert trained.returncode == 0, trained.stderr
+    expected = json.loads(trained.stdout)["metrics"]
+    outputs = executor_outputs(root, "train")
+    [metrics] = outputs["artifacts"]["metrics"]["artifacts"]
+    assert metrics["metadata"] == expected  # the KFP Metrics artifact the dashboards show
+    assert json.loads(outputs["parameterValues"]["Output"]) == expected
+
+    # promoted through the gates, the tags pushed back to the repository it cloned
+    promoted = executor_outputs(root, "promote")["parameterValues"]["Output"]
+    assert promoted == "demo@v0.0.1"
+    tags = git("tag", "--list", cwd=project).stdout.split()
+    assert "demo@v0.0.1" in tags and "demo#staging#1" in tags
+    message = git("log", "-1", "--format=%s", "demo@v0.0.1^{commit}", cwd=project).stdout.strip()
+    assert message == "Train in the pipeline: model.C=0.5"
+    # and the serving image of that version, built by the native builder
+    digest = executor_outputs(root, "build-serving")["parameterValues"]["Output"]
+    assert digest.startswith("sha256:") and len(digest) == 71
