@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlopsctl.core.pipeline.metrics import format_change, format_number
 from tests.cli.test_init import assert_one_line_error
 from tests.conftest import dvc, git, mlopsctl
 
@@ -89,8 +90,10 @@ def test_change_column_against_a_rev_whose_metrics_differ(trained_project: Path)
     md = (trained_project / "reports/report.md").read_text()
     assert "with uncommitted changes" in md
     assert "| model.C | 0.001 |" in md
-    change = f"{new['f1'] - old['f1']:+.6g}"
-    assert f"| f1 (primary) | {new['f1']:.6g} | {old['f1']:.6g} | {change} |" in md
+    change = format_change(new["f1"] - old["f1"])
+    verdict = "better" if new["f1"] > old["f1"] else "worse"
+    row = f"| f1 (primary) | {format_number(new['f1'])} | {format_number(old['f1'])} | {change}"
+    assert f"{row} {verdict} |" in md
 
     # committed, the same comparison is with the commit before
     git("commit", "-qam", "C=0.001", cwd=trained_project)
