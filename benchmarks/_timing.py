@@ -20,6 +20,21 @@ def median_wall(
     return statistics.median(wall(cmd, cwd, env) for _ in range(runs))
 
 
+def interleaved_medians(
+    commands: dict[str, list[str]],
+    runs: int,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, float]:
+    """Median wall time of each command, run in alternating rounds (A B C, A B C, ...) so
+    that the machine's drift over the run hits every command alike."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, cmd in commands.items():
+            times[name].append(wall(cmd, cwd, env))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def run_measured(
     cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> tuple[float, int]:

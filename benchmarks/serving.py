@@ -4,15 +4,19 @@
   each, with the same HTTP parser: httptools when installed, as mlopsctl installs it),
   against a raw ASGI app that only parses JSON, builds the array and calls model.predict
   on the same fitted Pipeline, and against `mlflow models serve` (one worker, its own
-  defaults) on the same Pipeline saved with mlflow.sklearn, run back to back. MLflow runs
-  from its own virtualenv (--mlflow PYTHON, or made once under ~/.cache/mlopsctl-bench
-  with the scikit-learn version installed here; --mlflow off skips it).
+  defaults otherwise) on the same Pipeline saved with mlflow.sklearn. All servers run at
+  once on their own ports and are loaded in alternating rounds (A B C, A B C, ...), so the
+  machine's drift is shared; every round is reported, and the ratios use the medians. MLflow
+  runs from its own virtualenv with httptools installed, so its uvicorn parses HTTP as ours
+  does (--mlflow PYTHON, or made once under ~/.cache/mlopsctl-bench with the scikit-learn
+  version installed here; --mlflow off skips it).
   Goals (issue 6): >= 0.9x the raw app's throughput, >= 3x MLflow's, p99 <= 15 ms, zero
   errors.
 - image: compressed size of the native image on an mmdebstrap bookworm base (goal <= 130 MB)
   and a warm rebuild (dependency layer cached; goal <= 30 s).
 Prints JSON. Usage:
-  python benchmarks/serving.py [--base ROOTFS_OR_IMAGE] [--seconds 15] [--mlflow auto|off|PYTHON]
+  python benchmarks/serving.py [--base ROOTFS_OR_IMAGE] [--seconds 15] [--rounds 3]
+                               [--mlflow auto|off|PYTHON]
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -138,13 +143,13 @@ def mlflow_python(choice: str) -> Path | None:
         import sklearn
 
         subprocess.run([sys.executable, "-m", "venv", str(MLFLOW_VENV)], check=True)
-        pip = [str(python), "-m", "pip", "install", "--quiet", "mlflow"]
+        pip = [str(python), "-m", "pip", "install", "--quiet", "mlflow", "httptools"]
         subprocess.run([*pip, f"scikit-learn=={sklearn.__version__}"], check=True)
     return python
 
 
-def mlflow_model(python: Path, model_dir: Path, dest: Path) -> list[str]:
-    """The Pipeline saved as an MLflow model; the command that serves it on port 18181."""
+def mlflow_model(python: Path, model_dir: Path, dest: Path, port: int) -> list[str]:
+    """The Pipeline saved as an MLflow model; the command that serves it on `port`."""
     save = (
         "import pickle, sys, mlflow.sklearn\n"
         "model = pickle.load(open(sys.argv[1], 'rb'))\n"
@@ -157,7 +162,7 @@ def mlflow_model(python: Path, model_dir: Path, dest: Path) -> list[str]:
     )
     # mlflow starts its server as a command found on PATH: its virtualenv's first
     path = f"PATH={python.parent}:{os.environ.get('PATH', '')}"
-    serve = ["models", "serve", "-m", str(dest), "-p", "18181", "--env-manager", "local"]
+    serve = ["models", "serve", "-m", str(dest), "-p", str(port), "--env-manager", "local"]
     return ["env", path, str(python), "-m", "mlflow", *serve, "-w", "1"]
 
 
@@ -165,6 +170,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", help="base for the image figures (rootfs tar or image)")
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--mlflow", default="auto", help="auto, off, or a Python with mlflow")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -191,22 +197,21 @@ def main() -> None:
         (work / "raw_app.py").write_text(
             RAW_APP.format(root=str(ROOT), model_dir=str(staged.folder))
         )
-        uvicorn = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--port",
-            "18181",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
-        # (name, command, readiness path, infer path, request body)
+        uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
+        # (name, command, port, readiness path, infer path, request body)
         runs = [
-            ("raw_asgi", [*uvicorn, "--app-dir", str(work), "raw_app:app"], "/", "/", body),
+            (
+                "raw_asgi",
+                [*uvicorn, "--port", "18181", "--app-dir", str(work), "raw_app:app"],
+                18181,
+                "/",
+                "/",
+                body,
+            ),
             (
                 "mlopsctl",
-                [*mlopsctl, "serve", str(staged.folder), "--port", "18181"],
+                [*mlopsctl, "serve", str(staged.folder), "--port", "18182"],
+                18182,
                 "/health",
                 "/v2/models/demo/infer",
                 body,
@@ -214,26 +219,40 @@ def main() -> None:
         ]
         python = mlflow_python(args.mlflow)
         if python is not None:
-            serve_mlflow = mlflow_model(python, staged.folder, work / "mlflow-model")
-            runs.append(
-                ("mlflow", serve_mlflow, "/ping", "/invocations", json.dumps({"inputs": row}))
-            )
+            serve_mlflow = mlflow_model(python, staged.folder, work / "mlflow-model", 18183)
+            mlflow_body = json.dumps({"inputs": row})
+            runs.append(("mlflow", serve_mlflow, 18183, "/ping", "/invocations", mlflow_body))
         import importlib.util
 
         serving: dict[str, object] = {
-            "load": f"wrk -t2 -c16 -d{args.seconds}s, 1-row V2 infer",
+            "load": f"wrk -t2 -c16 -d{args.seconds}s, 1-row V2 infer, {args.rounds} rounds",
             "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
         }
-        for name, cmd, ready, path, payload in runs:
-            proc = serve(cmd, env, f"http://127.0.0.1:18181{ready}")
-            try:
-                check_answers(f"http://127.0.0.1:18181{path}", payload)
-                serving[name] = load(f"http://127.0.0.1:18181{path}", payload, args.seconds, work)
-            finally:
+        procs = []
+        rounds: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in runs}
+        try:
+            for _name, cmd, port, ready, path, payload in runs:
+                procs.append(serve(cmd, env, f"http://127.0.0.1:{port}{ready}"))
+                check_answers(f"http://127.0.0.1:{port}{path}", payload)
+            for _ in range(args.rounds):  # A B C, A B C: the machine's drift hits all alike
+                for name, _cmd, port, _ready, path, payload in runs:
+                    url = f"http://127.0.0.1:{port}{path}"
+                    rounds[name].append(load(url, payload, args.seconds, work))
+        finally:
+            for proc in procs:
                 proc.terminate()
                 proc.wait()
+        for name, measured in rounds.items():
+            serving[name] = {
+                "rounds": measured,
+                **{key: statistics.median(r[key] for r in measured) for key in measured[0]},
+            }
         raw, ours = serving["raw_asgi"], serving["mlopsctl"]
         serving["throughput_vs_raw"] = round(ours["requests_per_s"] / raw["requests_per_s"], 3)  # type: ignore[index]
+        serving["throughput_vs_raw_per_round"] = [
+            round(o["requests_per_s"] / r["requests_per_s"], 3)
+            for o, r in zip(rounds["mlopsctl"], rounds["raw_asgi"], strict=True)
+        ]
         if "mlflow" in serving:
             theirs = serving["mlflow"]["requests_per_s"]  # type: ignore[index]
             serving["throughput_vs_mlflow"] = round(ours["requests_per_s"] / theirs, 2)  # type: ignore[index]

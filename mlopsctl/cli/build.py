@@ -7,11 +7,11 @@ from pathlib import Path
 import typer
 
 from mlopsctl.cli import options
-from mlopsctl.cli.serve import MODEL_REF_HELP
+from mlopsctl.cli.render import print_json
 
 
 def build(
-    ref: str = typer.Argument(None, help=MODEL_REF_HELP),
+    ref: str = typer.Argument(None, help=options.MODEL_REF_HELP),
     rev: str = typer.Option(None, "--rev", help="Build the model of this git revision."),
     base: str = typer.Option(
         None,
@@ -41,7 +41,6 @@ def build(
     as_json: options.Json = False,
 ) -> None:
     """Build a container image that serves the model (reproducible: same inputs, same digest)."""
-    import json
 
     from mlopsctl.console import console
     from mlopsctl.core.image.build import build_image
@@ -52,21 +51,19 @@ def build(
         source, base=base, builder=builder, tag=tag, output=output, context_only=context_only
     )
     if as_json:
-        console().print_json(
-            json.dumps(
-                {
-                    "tag": result.tag,
-                    "digest": result.digest,
-                    "id": result.image_id,
-                    "builder": result.builder,
-                    "output": str(result.output) if result.output else None,
-                    "lock": str(result.lock) if result.lock else None,
-                    "sbom": str(result.sbom) if result.sbom else None,
-                    "context": str(result.context) if context_only else None,
-                    "size": result.size,
-                    "labels": result.labels,
-                }
-            )
+        print_json(
+            {
+                "tag": result.tag,
+                "digest": result.digest,
+                "id": result.image_id,
+                "builder": result.builder,
+                "output": str(result.output) if result.output else None,
+                "lock": str(result.lock) if result.lock else None,
+                "sbom": str(result.sbom) if result.sbom else None,
+                "context": str(result.context) if context_only else None,
+                "size": result.size,
+                "labels": result.labels,
+            }
         )
         return
     out = console()

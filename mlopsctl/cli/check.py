@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -45,7 +46,7 @@ def no_untracked_data(
     from mlopsctl.core import hooks as checks
     from mlopsctl.core.project import find_project
 
-    _report(checks.no_untracked_data(find_project().root, files or (), max_kb))
+    _report(checks.no_untracked_data(find_project(Path.cwd()).root, files or (), max_kb))
 
 
 @app.command("config-composes")
@@ -57,7 +58,7 @@ def config_composes(
     from mlopsctl.core import hooks as checks
     from mlopsctl.core.project import find_project
 
-    _report(checks.config_composes(find_project().root, fix=fix))
+    _report(checks.config_composes(find_project(Path.cwd()).root, fix=fix))
 
 
 @app.command("pipeline-fresh")
@@ -66,7 +67,7 @@ def pipeline_fresh(files: list[str] = typer.Argument(None, hidden=True)) -> None
     from mlopsctl.core import hooks as checks
     from mlopsctl.core.project import find_project
 
-    _report(checks.pipeline_fresh(find_project().root))
+    _report(checks.pipeline_fresh(find_project(Path.cwd()).root))
 
 
 @app.command("data-valid")
@@ -77,4 +78,4 @@ def data_valid(
     from mlopsctl.core import hooks as checks
     from mlopsctl.core.project import find_project
 
-    _report(checks.data_valid(find_project().root, files or ()))
+    _report(checks.data_valid(find_project(Path.cwd()).root, files or ()))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from mlopsctl.cli import options
+from mlopsctl.cli.render import print_json
 
 if TYPE_CHECKING:
     from mlopsctl.core.data.schema import ValidationReport
@@ -19,14 +20,6 @@ app = typer.Typer(
 )
 
 REMOTE_HELP = "DVC remote to use (default: the project's default remote)."
-
-
-def _print_json(value: Any) -> None:
-    import json
-
-    from mlopsctl.console import console
-
-    console().print_json(json.dumps(value, default=str))
 
 
 def _progress(as_json: bool) -> bool:
@@ -41,16 +34,15 @@ def add(
     as_json: options.Json = False,
 ) -> None:
     """Track files or folders with DVC and stage their .dvc pointers in git."""
-    from dataclasses import asdict
 
     from mlopsctl.console import console
     from mlopsctl.core.data.versioning import add_data
     from mlopsctl.core.project import find_project
 
-    project = find_project()
+    project = find_project(Path.cwd())
     result = add_data(project.root, paths, progress=_progress(as_json))
     if as_json:
-        _print_json(asdict(result))
+        print_json(result)
         return
     out = console()
     for path in result.added:
@@ -71,9 +63,9 @@ def status(
     from mlopsctl.core.data.versioning import data_status
     from mlopsctl.core.project import find_project
 
-    result = data_status(find_project().root, remote)
+    result = data_status(find_project(Path.cwd()).root, remote)
     if as_json:
-        _print_json({**asdict(result), "clean": result.clean})
+        print_json({**asdict(result), "clean": result.clean})
         return
     out = console()
     if result.clean:
@@ -105,15 +97,14 @@ def push(
     as_json: options.Json = False,
 ) -> None:
     """Upload the project's data (and cached pipeline outputs) to the DVC remote."""
-    from dataclasses import asdict
 
     from mlopsctl.console import console
     from mlopsctl.core.data.versioning import push_data
     from mlopsctl.core.project import find_project
 
-    result = push_data(find_project().root, remote, progress=_progress(as_json))
+    result = push_data(find_project(Path.cwd()).root, remote, progress=_progress(as_json))
     if as_json:
-        _print_json(asdict(result))
+        print_json(result)
         return
     console().print(
         f"Pushed {result.files} file{'s' if result.files != 1 else ''} to remote "
@@ -128,15 +119,14 @@ def pull(
     as_json: options.Json = False,
 ) -> None:
     """Download the project's data (and pushed pipeline outputs) from the DVC remote."""
-    from dataclasses import asdict
 
     from mlopsctl.console import console
     from mlopsctl.core.data.versioning import pull_data
     from mlopsctl.core.project import find_project
 
-    result = pull_data(find_project().root, remote, progress=_progress(as_json))
+    result = pull_data(find_project(Path.cwd()).root, remote, progress=_progress(as_json))
     if as_json:
-        _print_json(asdict(result))
+        print_json(result)
         return
     out = console()
     out.print(
@@ -163,10 +153,10 @@ def schema(
     from mlopsctl.core.data.schema import write_schema
     from mlopsctl.core.project import find_project
 
-    project = find_project()
+    project = find_project(Path.cwd())
     out, inferred = write_schema(project.root, path, name, force)
     if as_json:
-        _print_json({"path": str(out), "schema": inferred})
+        print_json({"path": str(out), "schema": inferred})
         return
     columns = inferred["columns"]
     bounded = sum(1 for c in columns.values() if "less_than_or_equal_to" in c)
@@ -198,7 +188,7 @@ def validate(
     from mlopsctl.core.data.schema import require_valid, validate_datasets
     from mlopsctl.core.files import write_atomic
 
-    reports = validate_datasets(path, schema_file)
+    reports = validate_datasets(path, schema_file, Path.cwd())
     payload = {
         "valid": all(r.valid for r in reports),
         "datasets": [{**asdict(r), "valid": r.valid} for r in reports],
@@ -206,7 +196,7 @@ def validate(
     if report is not None:
         write_atomic(report, json.dumps(payload, indent=2, default=str) + "\n")
     if as_json:
-        _print_json(payload)
+        print_json(payload)
     else:
         for item in reports:
             _render_report(item)
@@ -264,7 +254,7 @@ def profile(
     out_path = output or Path("reports") / "profiles" / f"{path.name.split('.')[0]}.json"
     write_profile(result, out_path, force=force)
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     if quiet:
         return

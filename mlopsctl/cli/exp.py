@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from mlopsctl.cli import options
+from mlopsctl.cli.render import print_json
 
 app = typer.Typer(help="Experiments: list, compare, apply, clean up.", no_args_is_help=True)
 
@@ -17,7 +19,6 @@ def list_(
     as_json: options.Json = False,
 ) -> None:
     """The workspace, its baseline and their experiments, with metrics and changed params."""
-    import json
 
     from rich.table import Table
 
@@ -26,13 +27,12 @@ def list_(
     from mlopsctl.core.pipeline.experiments import best, list_experiments
     from mlopsctl.core.project import find_project
 
-    project = find_project()
+    project = find_project(Path.cwd())
     found = list_experiments(project, all_commits=all_commits)
     metric, direction = project.primary_metric(), project.metric_direction()
     top = best([e for e in found if e.kind != "workspace"], metric, direction)
     if as_json:
-        rows = [{**e.as_json(), "best": e is top} for e in found]
-        console().print_json(json.dumps(rows))
+        print_json([{**e.as_json(), "best": e is top} for e in found])
         return
     metric_keys = sorted({k for e in found for k in e.metrics}, key=lambda k: (k != metric, k))
     baselines = {e.name: e for e in found if e.kind == "baseline"}
@@ -67,7 +67,6 @@ def compare(
     as_json: options.Json = False,
 ) -> None:
     """Params and metrics of A and B side by side; changed values highlighted."""
-    import json
 
     from rich.table import Table
 
@@ -77,26 +76,24 @@ def compare(
     from mlopsctl.core.pipeline.metrics import better
     from mlopsctl.core.project import find_project
 
-    project = find_project()
+    project = find_project(Path.cwd())
     result = compare_core(project, a, b)
     directions = project.metric_directions(k for s, k, *_ in result.rows if s == "metric")
     if as_json:
-        console().print_json(
-            json.dumps(
-                {
-                    "a": {"name": result.a.name, "rev": result.a.rev},
-                    "b": {"name": result.b.name, "rev": result.b.rev},
-                    "rows": [
-                        {"section": s, "key": k, "a": x, "b": y, "changed": c}
-                        | (
-                            {"direction": directions[k], "b_better": better(y, x, directions[k])}
-                            if s == "metric"
-                            else {}
-                        )
-                        for s, k, x, y, c in result.rows
-                    ],
-                }
-            )
+        print_json(
+            {
+                "a": {"name": result.a.name, "rev": result.a.rev},
+                "b": {"name": result.b.name, "rev": result.b.rev},
+                "rows": [
+                    {"section": s, "key": k, "a": x, "b": y, "changed": c}
+                    | (
+                        {"direction": directions[k], "b_better": better(y, x, directions[k])}
+                        if s == "metric"
+                        else {}
+                    )
+                    for s, k, x, y, c in result.rows
+                ],
+            }
         )
         return
     table = Table(title=f"{result.a.name} vs {result.b.name}", title_justify="left")
@@ -130,7 +127,7 @@ def apply(name: str = typer.Argument(..., help="Experiment to bring into the wor
     from mlopsctl.core.pipeline.experiments import apply as apply_core
     from mlopsctl.core.project import find_project
 
-    apply_core(find_project(), name)
+    apply_core(find_project(Path.cwd()), name)
     console().print(
         f"applied {name}: `git diff` shows its changes. params.yaml now holds its params; "
         "put them in conf/ before the next `mlopsctl train`, which recomposes params.yaml "
@@ -148,18 +145,17 @@ def gc(
     """Drop experiments not worth keeping: all but the --keep best by the primary metric
     (in its direction: lowest first for rmse), and every failed one. The best is always
     kept. A dry run unless --yes."""
-    import json
 
     from mlopsctl.console import console
     from mlopsctl.core.pipeline.experiments import plan_gc, remove
     from mlopsctl.core.project import find_project
 
-    project = find_project()
+    project = find_project(Path.cwd())
     plan = plan_gc(project, keep)
     if yes:
         remove(project, plan.remove)
     if as_json:
-        console().print_json(json.dumps(_plan_json(plan, removed=yes)))
+        print_json(_plan_json(plan, removed=yes))
         return
     out = console()
     verb = "removed" if yes else "would remove"

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from mlopsctl.cli import options
+from mlopsctl.cli.render import print_json
 
 
 def init(
@@ -32,7 +33,6 @@ def init(
     as_json: options.Json = False,
 ) -> None:
     """Scaffold a project: git + DVC + Hydra + pipeline + tests + pre-commit + CI."""
-    import json
 
     from mlopsctl.console import console, err_console
     from mlopsctl.core.scaffold import InitOptions, init_project
@@ -59,21 +59,19 @@ def init(
         result = init_project(options, progress)
 
     if as_json:
-        console().print_json(
-            json.dumps(
-                {
-                    "path": str(result.path),
-                    "name": result.name,
-                    "package": result.package,
-                    "template": result.template,
-                    "remote": result.remote_url,
-                    "commit": result.commit,
-                    "data": result.data_files,
-                    "hooks_installed": result.hooks_installed,
-                    "warnings": result.warnings,
-                    "timings": result.timings,
-                }
-            )
+        print_json(
+            {
+                "path": str(result.path),
+                "name": result.name,
+                "package": result.package,
+                "template": result.template,
+                "remote": result.remote_url,
+                "commit": result.commit,
+                "data": result.data_files,
+                "hooks_installed": result.hooks_installed,
+                "warnings": result.warnings,
+                "timings": result.timings,
+            }
         )
         return
     out = console()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from mlopsctl.cli import options
+from mlopsctl.cli.render import print_json
 
 if TYPE_CHECKING:
     from mlopsctl.core.monitor.drift import DriftResult
@@ -57,14 +58,13 @@ def drift(
     as_json: options.Json = False,
 ) -> None:
     """Compare current data with the training data, column by column. Exit 1 on dataset drift."""
-    import json
     from dataclasses import replace
 
     from mlopsctl.console import console
     from mlopsctl.core.monitor import drift as core
     from mlopsctl.errors import BadInput, CheckFailed
 
-    defaults = core.project_defaults()
+    defaults = core.project_defaults(Path.cwd())
     settings = core.load_settings(defaults.root)
     if method is not None and method not in core.METHODS[1:]:
         raise BadInput(f"unknown --method {method!r}", "choose ks, chi2 or psi")
@@ -101,7 +101,7 @@ def drift(
 
         page = write_report(result, ref, frame, report)
     if as_json:
-        console().print_json(json.dumps(result.to_dict()))
+        print_json(result.to_dict())
     else:
         _render(result)
         if page is not None:

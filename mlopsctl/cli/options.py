@@ -15,3 +15,8 @@ Json = Annotated[
 Overwrite = Annotated[bool, typer.Option("--force", help="Replace files that are already there.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show the stages' own output.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only save it; print nothing.")]
+
+# the model that `build` and `serve` mean
+MODEL_REF_HELP = (
+    "A model folder, a project, NAME@vX.Y.Z or NAME#STAGE (default: this project's models/)."
+)

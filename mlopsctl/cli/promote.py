@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import typer
 
 from mlopsctl.cli import options
-
-if TYPE_CHECKING:
-    from mlopsctl.core.registry.gates import GateResult
+from mlopsctl.cli.render import print_json, render_gates
 
 
 def promote(
@@ -34,9 +32,9 @@ def promote(
     as_json: options.Json = False,
 ) -> None:
     """Run the quality gates, then register the version (if new) and assign the stage."""
-    import json
 
     from mlopsctl.console import console
+    from mlopsctl.core.project import find_project
     from mlopsctl.core.registry.promote import GatesFailed, PromoteRequest
     from mlopsctl.core.registry.promote import promote as run_promote
 
@@ -51,15 +49,15 @@ def promote(
         push=push,
     )
     try:
-        result = run_promote(request)
+        result = run_promote(find_project(Path.cwd()), request)
     except GatesFailed as exc:
         if as_json:
-            console().print_json(json.dumps(_result_json(exc.result)))
+            print_json(_result_json(exc.result))
         else:
             render_gates(exc.result.gates, f"{exc.result.name} {exc.result.version} -> {to}")
         raise
     if as_json:
-        console().print_json(json.dumps(_result_json(result)))
+        print_json(_result_json(result))
         return
     out = console()
     render_gates(result.gates, f"{result.name} {result.version} -> {result.stage}")
@@ -88,15 +86,17 @@ def rollback(
     as_json: options.Json = False,
 ) -> None:
     """Put the stage's previous holder back (a new assignment tag; history is kept)."""
-    import json
     from dataclasses import asdict
 
     from mlopsctl.console import console
+    from mlopsctl.core.project import find_project
     from mlopsctl.core.registry.promote import rollback as run_rollback
 
-    result = run_rollback(name, stage, reason=reason, push=push, dry_run=dry_run)
+    result = run_rollback(
+        name, stage, reason=reason, push=push, dry_run=dry_run, project=find_project(Path.cwd())
+    )
     if as_json:
-        console().print_json(json.dumps(asdict(result)))
+        print_json(asdict(result))
         return
     verb = "Rolled back" if result.written else "dry run: would roll back"
     console().print(
@@ -106,20 +106,6 @@ def rollback(
     )
     if result.pushed_to:
         console().print(f"  pushed to {result.pushed_to}")
-
-
-def render_gates(gates: list[GateResult], title: str) -> None:
-    from rich.table import Table
-
-    from mlopsctl.console import console
-
-    table = Table(title=f"Gates: {title}", title_justify="left")
-    for column in ("gate", "expected", "actual", "result"):
-        table.add_column(column, overflow="fold")
-    for gate in gates:
-        mark = "[green]pass[/]" if gate.passed else "[bold red]FAIL[/]"
-        table.add_row(gate.gate, gate.expected, gate.actual, mark)
-    console().print(table)
 
 
 def _result_json(result: object) -> dict[str, object]:

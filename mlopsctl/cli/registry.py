@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from mlopsctl.cli import options
+from mlopsctl.cli.render import print_json
 
 registry_app = typer.Typer(
     help="Read the model registry (GTO-format git tags).", no_args_is_help=True
@@ -16,14 +19,13 @@ def list_models(
     as_json: options.Json = False,
 ) -> None:
     """Each model, its latest version, and the version each stage holds."""
-    import json
 
     from mlopsctl.console import console
-    from mlopsctl.core.registry.queries import list_registry
+    from mlopsctl.core.registry.queries import list_registry, registry_root
 
-    listing = list_registry()
+    listing = list_registry(registry_root(Path.cwd()))
     if as_json:
-        console().print_json(json.dumps({"models": [m.__dict__ for m in listing.models]}))
+        print_json({"models": [m.__dict__ for m in listing.models]})
         return
     from rich.table import Table
 
@@ -48,15 +50,14 @@ def history(
     as_json: options.Json = False,
 ) -> None:
     """Every registration, assignment and rollback: when, who, why."""
-    import json
     from datetime import UTC, datetime
 
     from mlopsctl.console import console
-    from mlopsctl.core.registry.queries import model_history
+    from mlopsctl.core.registry.queries import model_history, registry_root
 
-    events = model_history(name)
+    events = model_history(registry_root(Path.cwd()), name)
     if as_json:
-        console().print_json(json.dumps({"name": name, "events": [e.__dict__ for e in events]}))
+        print_json({"name": name, "events": [e.__dict__ for e in events]})
         return
     from rich.table import Table
 
@@ -85,14 +86,13 @@ def lineage(
     as_json: options.Json = False,
 ) -> None:
     """What made a version: commit, data hashes, params, metrics, model hash."""
-    import json
 
     from mlopsctl.console import console
-    from mlopsctl.core.registry.queries import version_lineage
+    from mlopsctl.core.registry.queries import registry_root, version_lineage
 
-    record = version_lineage(ref)
+    record = version_lineage(registry_root(Path.cwd()), ref)
     if as_json:
-        console().print_json(json.dumps(record))
+        print_json(record)
         return
     from rich.table import Table
 

@@ -1,4 +1,4 @@
-"""Rendering shared by the run commands: stage progress and metrics tables."""
+"""Rendering shared by the commands: stage progress, metrics tables, gate tables."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from mlopsctl.core.pipeline.run import StageEvent
+    from mlopsctl.core.registry.gates import GateResult
 
 
 class StageProgress:
@@ -94,3 +95,44 @@ def metrics_table(
             row += [fmt(values.get(key)), delta(metrics.get(key), values.get(key), direction)]
         table.add_row(*row)
     return table
+
+
+def render_gates(gates: list[GateResult], title: str) -> None:
+    from rich.table import Table
+
+    from mlopsctl.console import console
+
+    table = Table(title=f"Gates: {title}", title_justify="left")
+    for column in ("gate", "expected", "actual", "result"):
+        table.add_column(column, overflow="fold")
+    for gate in gates:
+        mark = "[green]pass[/]" if gate.passed else "[bold red]FAIL[/]"
+        table.add_row(gate.gate, gate.expected, gate.actual, mark)
+    console().print(table)
+
+
+def plain(value: Any) -> Any:
+    """What --json prints of a result: a dataclass as its `to_dict()` (when it has one) or its
+    fields, recursively; paths and other objects as strings (render.print_json's convention)."""
+    import dataclasses
+
+    if hasattr(value, "to_dict"):
+        return plain(value.to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def print_json(value: Any) -> None:
+    """The one way a command prints --json: one document on stdout (see `plain`)."""
+    import json
+
+    from mlopsctl.console import console
+
+    console().print_json(json.dumps(plain(value)))

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from mlopsctl.cli import options
+from mlopsctl.cli.render import print_json
 
 
 def report(
@@ -19,39 +20,36 @@ def report(
     as_json: options.Json = False,
 ) -> None:
     """Write a Markdown report (for CI) and an offline HTML page: metrics, params, plots."""
-    import json
 
     from mlopsctl.console import console
     from mlopsctl.core.pipeline.report import show_change, show_value, write_report
     from mlopsctl.core.project import find_project
 
-    written = write_report(find_project(), output, rev)
+    written = write_report(find_project(Path.cwd()), output, rev)
     result = written.report
     if as_json:
-        console().print_json(
-            json.dumps(
-                {
-                    "markdown": str(written.markdown),
-                    "html": str(written.html),
-                    "project": result.project,
-                    "commit": result.commit,
-                    "dirty": result.dirty,
-                    "rev": result.rev,
-                    "rev_commit": result.rev_commit,
-                    "primary_metric": result.primary_metric,
-                    "metrics": {
-                        row.name: {
-                            "value": row.value,
-                            "rev_value": row.rev_value,
-                            "change": row.change,
-                            "direction": row.direction,
-                            "better": row.better,
-                        }
-                        for row in result.metrics
-                    },
-                    "images": result.images,
-                }
-            )
+        print_json(
+            {
+                "markdown": str(written.markdown),
+                "html": str(written.html),
+                "project": result.project,
+                "commit": result.commit,
+                "dirty": result.dirty,
+                "rev": result.rev,
+                "rev_commit": result.rev_commit,
+                "primary_metric": result.primary_metric,
+                "metrics": {
+                    row.name: {
+                        "value": row.value,
+                        "rev_value": row.rev_value,
+                        "change": row.change,
+                        "direction": row.direction,
+                        "better": row.better,
+                    }
+                    for row in result.metrics
+                },
+                "images": result.images,
+            }
         )
         return
     from rich.markup import escape

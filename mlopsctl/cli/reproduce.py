@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from mlopsctl.cli import options
+from mlopsctl.cli.render import print_json
 
 
 def reproduce(
@@ -12,23 +15,25 @@ def reproduce(
     as_json: options.Json = False,
 ) -> None:
     """Rebuild a registered model from scratch in a temporary worktree and compare it."""
-    import json
     from dataclasses import asdict
 
     from mlopsctl.console import console, err_console
+    from mlopsctl.core.project import find_project
     from mlopsctl.core.registry.reproduce import reproduce as run_reproduce
+
+    project = find_project(Path.cwd())
     from mlopsctl.errors import CheckFailed
 
     err = err_console()
     quiet = as_json or not err.is_terminal
     if quiet:
-        result = run_reproduce(ref)
+        result = run_reproduce(project, ref)
     else:
         with err.status("reproducing", spinner="dots") as status:
-            result = run_reproduce(ref, progress=status.update)
+            result = run_reproduce(project, ref, progress=status.update)
     out = console()
     if as_json:
-        out.print_json(json.dumps({**asdict(result), "identical": result.identical}))
+        print_json({**asdict(result), "identical": result.identical})
     elif result.identical:
         out.print(
             f"[green]identical[/]: {result.name} {result.version} ({result.commit[:8]}) rebuilt "

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from mlopsctl.cli import options
+from mlopsctl.cli.render import print_json
 
 if TYPE_CHECKING:
     from mlopsctl.core.retrain import RetrainResult, RetrainStep
@@ -27,16 +28,14 @@ def retrain(
 ) -> None:
     """Bring in new data, validate, train, commit and promote through the gates — all or
     nothing (for cron and CI)."""
-    import json
 
-    from mlopsctl.cli.promote import render_gates
-    from mlopsctl.cli.render import StageProgress
+    from mlopsctl.cli.render import StageProgress, render_gates
     from mlopsctl.console import console
     from mlopsctl.core.project import find_project
     from mlopsctl.core.retrain import RetrainFailed
     from mlopsctl.core.retrain import retrain as run_retrain
 
-    project = find_project()
+    project = find_project(Path.cwd())
     try:
         result = run_retrain(
             project,
@@ -49,12 +48,12 @@ def retrain(
         )
     except RetrainFailed as exc:
         if as_json:
-            console().print_json(json.dumps(_as_dict(exc.result), default=str))
+            print_json(_as_dict(exc.result))
         elif exc.result.promotion is None and hasattr(exc.cause, "result"):
             render_gates(exc.cause.result.gates, f"{exc.cause.result.name} -> {to}")
         raise
     if as_json:
-        console().print_json(json.dumps(_as_dict(result), default=str))
+        print_json(_as_dict(result))
         return
     out = console()
     if result.outcome == "unchanged":

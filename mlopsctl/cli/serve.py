@@ -7,13 +7,11 @@ from pathlib import Path
 
 import typer
 
-MODEL_REF_HELP = (
-    "A model folder, a project, NAME@vX.Y.Z or NAME#STAGE (default: this project's models/)."
-)
+from mlopsctl.cli import options
 
 
 def serve(
-    ref: str = typer.Argument(None, help=MODEL_REF_HELP),
+    ref: str = typer.Argument(None, help=options.MODEL_REF_HELP),
     rev: str = typer.Option(None, "--rev", help="Serve the model of this git revision."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8080, "--port", "-p", help="Port to listen on."),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from mlopsctl.cli import options
+from mlopsctl.cli.render import print_json
 
 
 def train(
@@ -30,7 +32,7 @@ def train(
     from mlopsctl.core.pipeline import run as pipeline
     from mlopsctl.core.project import find_project
 
-    project = find_project()
+    project = find_project(Path.cwd())
     progress = StageProgress(verbose=verbose)
     if queue:
         from mlopsctl.core.pipeline.sweep import sweep
@@ -62,7 +64,7 @@ def evaluate(
     from mlopsctl.core.pipeline import run as pipeline
     from mlopsctl.core.project import find_project
 
-    project = find_project()
+    project = find_project(Path.cwd())
     with _stage_output_on_failure():
         run = pipeline.evaluate(project, rev=rev, on_event=StageProgress(verbose=verbose))
     plots = [str(p.relative_to(project.root)) for p in pipeline.plot_paths(project)]
@@ -88,7 +90,6 @@ class _stage_output_on_failure:
 
 
 def _show_run(project: Any, run: Any, as_json: bool, plots: list[str] | None = None) -> None:
-    import json
 
     from mlopsctl.cli.render import metrics_table
     from mlopsctl.console import console
@@ -113,7 +114,7 @@ def _show_run(project: Any, run: Any, as_json: bool, plots: list[str] | None = N
         }
         if plots is not None:
             payload["plots"] = plots
-        console().print_json(json.dumps(payload))
+        print_json(payload)
         return
     out = console()
     if run.up_to_date:
@@ -134,7 +135,6 @@ def _show_run(project: Any, run: Any, as_json: bool, plots: list[str] | None = N
 
 
 def _show_sweep(result: Any, as_json: bool) -> None:
-    import json
 
     from rich.table import Table
 
@@ -143,18 +143,16 @@ def _show_sweep(result: Any, as_json: bool) -> None:
     from mlopsctl.errors import CheckFailed
 
     if as_json:
-        console().print_json(
-            json.dumps(
-                {
-                    "primary_metric": result.primary_metric,
-                    "direction": result.direction,
-                    "experiments": [
-                        {**e.as_json(), "overrides": result.overrides[e.name]}
-                        for e in result.experiments
-                    ],
-                    "failed": result.failed,
-                }
-            )
+        print_json(
+            {
+                "primary_metric": result.primary_metric,
+                "direction": result.direction,
+                "experiments": [
+                    {**e.as_json(), "overrides": result.overrides[e.name]}
+                    for e in result.experiments
+                ],
+                "failed": result.failed,
+            }
         )
     else:
         metric = result.primary_metric

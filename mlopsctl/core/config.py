@@ -155,8 +155,6 @@ def validate_override_types(
 ) -> None:
     """Hydra rejects unknown keys and options; this rejects values of the wrong type
     (`data.test_size=abc`) by comparing each overridden value with the config's own."""
-    from mlopsctl.core.pipeline.metrics import flatten
-
     if not overrides:
         return
     parsed = _parse_overrides(overrides)
@@ -201,3 +199,15 @@ def _kind(value: Any) -> str:
         dict: "a mapping",
     }
     return names.get(type(value), type(value).__name__)
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a.b': 1}: how DVC names nested metrics and params."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

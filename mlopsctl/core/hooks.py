@@ -146,14 +146,16 @@ def config_composes(root: Path, fix: bool = False) -> CheckResult:
 
 
 def _load_params(root: Path) -> Any:
-    import yaml
+    """params.yaml as it is, or None when it is missing or not a YAML mapping (then it does
+    not match what conf/ composes, which is the finding)."""
+    from mlopsctl.core.project import Project
+    from mlopsctl.errors import BadInput
 
-    path = root / config.PARAMS_FILE
-    if not path.is_file():
+    if not (root / config.PARAMS_FILE).is_file():
         return None
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
+        return Project(root).params()
+    except BadInput:
         return None
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlopsctl.errors import EnvironmentProblem
+from mlopsctl.errors import BadInput, EnvironmentProblem
 
 DEFAULT_PRIMARY_METRIC = "f1"
 MAXIMIZE, MINIMIZE = "maximize", "minimize"
@@ -48,13 +48,44 @@ class Project:
     def dvc_yaml(self) -> Path:
         return self.root / "dvc.yaml"
 
-    def params(self) -> dict[str, Any]:
+    def read_yaml(self, name: str, rev: str | None = None) -> dict[str, Any]:
+        """The mapping in the project's YAML file `name` (dvc.yaml, params.yaml, dvc.lock), in
+        the workspace or at a git revision: {} when the file is not there or empty, BadInput
+        when it is not a YAML mapping (the one reader of these files)."""
         import yaml
 
-        if not self.params_path.is_file():
+        if rev is None:
+            path = self.root / name
+            text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        else:
+            from mlopsctl.core.git import show_file
+
+            text = show_file(self.root, rev, name) or ""
+        where = name if rev is None else f"{name} at {rev[:12]}"
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            line = getattr(getattr(exc, "problem_mark", None), "line", None)
+            at = f" (line {line + 1})" if line is not None else ""
+            raise BadInput(
+                f"{where} is not valid YAML{at}: {getattr(exc, 'problem', None) or exc}",
+                f"fix {name} by hand, or restore it with `git checkout -- {name}`",
+            ) from exc
+        if loaded is None:
             return {}
-        loaded = yaml.safe_load(self.params_path.read_text(encoding="utf-8"))
-        return loaded if isinstance(loaded, dict) else {}
+        if not isinstance(loaded, dict):
+            raise BadInput(
+                f"{where} holds a {type(loaded).__name__}, not a mapping",
+                f"fix {name} by hand, or restore it with `git checkout -- {name}`",
+            )
+        return loaded
+
+    def params(self, rev: str | None = None) -> dict[str, Any]:
+        return self.read_yaml(self.params_path.name, rev)
+
+    def pipeline(self, rev: str | None = None) -> dict[str, Any]:
+        """dvc.yaml: stages, artifacts, metrics and plots."""
+        return self.read_yaml(self.dvc_yaml.name, rev)
 
     def primary_metric(self) -> str:
         metrics = self.params().get("metrics") or {}
@@ -85,22 +116,21 @@ class Project:
     def artifacts(self, rev: str | None = None) -> dict[str, dict[str, Any]]:
         """`artifacts:` of dvc.yaml (the models the registry knows), in the workspace or at a
         git revision ({} when dvc.yaml is not there)."""
-        import yaml
-
-        if rev is None:
-            text = self.dvc_yaml.read_text(encoding="utf-8")
-        else:
-            from mlopsctl.core.git import show_file
-
-            text = show_file(self.root, rev, self.dvc_yaml.name) or ""
-        loaded = yaml.safe_load(text) or {}
-        artifacts = loaded.get("artifacts") or {}
+        artifacts = self.pipeline(rev).get("artifacts") or {}
+        if not isinstance(artifacts, dict) or not all(
+            isinstance(v, dict | None) for v in artifacts.values()
+        ):
+            raise BadInput(
+                "`artifacts:` in dvc.yaml is not a mapping of names to {path: ..., type: model}",
+                "write it as `artifacts: {NAME: {path: models/model.pkl, type: model}}`",
+            )
         return {str(k): dict(v or {}) for k, v in artifacts.items()}
 
 
-def find_project(start: Path | None = None) -> Project:
-    """The nearest folder at or above `start` with dvc.yaml and conf/config.yaml."""
-    here = (start or Path.cwd()).resolve()
+def find_project(start: Path) -> Project:
+    """The nearest folder at or above `start` with dvc.yaml and conf/config.yaml (the CLI
+    starts from the working directory; the core is always handed its project)."""
+    here = start.resolve()
     for folder in (here, *here.parents):
         if (folder / "dvc.yaml").is_file() and (folder / "conf" / "config.yaml").is_file():
             return Project(folder)

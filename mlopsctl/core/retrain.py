@@ -176,7 +176,7 @@ def retrain(
         step("commit", "done", (result.commit or "")[:8])
         settings = gates.project_settings(project)
         result.promotion = promote.promote(
-            promote.PromoteRequest(stage=settings.check_stage(stage)), start=root
+            project, promote.PromoteRequest(stage=settings.check_stage(stage))
         )
         step("promote", "done", f"{result.promotion.name} {result.promotion.version} -> {stage}")
     except MlopsctlError as exc:
@@ -196,7 +196,7 @@ def _preflight(project: Project, stage: str) -> str:
     from mlopsctl.core.registry import gates
     from mlopsctl.core.registry.promote import open_registry
 
-    _, head = open_registry(project.root)
+    head = open_registry(project)
     vcs.require_identity(project.root)
     gates.project_settings(project).check_stage(stage)
     changed = vcs.changed_files(project.root)

@@ -15,6 +15,9 @@ import pytest
 from tests.conftest import copy_project, mlopsctl
 from tests.image.conftest import fake_rootfs
 
+# the dependency layer is pip-installed from the package index
+pytestmark = [pytest.mark.slow, pytest.mark.network]
+
 
 def build(project: Path, env: dict[str, str], *args: str) -> dict[str, Any]:
     proc = mlopsctl("build", "--json", *args, cwd=project, env=env, check=True)

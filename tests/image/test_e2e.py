@@ -25,7 +25,7 @@ from tests.conftest import mlopsctl, run
 from tests.image.conftest import CACHE
 from tests.serving.http import call, free_port, wait_ready
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.image, pytest.mark.network]
 
 CONTAINERS_CONF = """\
 [engine]

@@ -308,14 +308,16 @@ def validate_data(
     )
 
 
-def validate_datasets(path: Path | None, schema_file: Path | None) -> list[ValidationReport]:
-    """Validate PATH against SCHEMA, or find the one missing from the other (in a project);
-    with neither, every dataset that has a schema in data/schemas/."""
+def validate_datasets(
+    path: Path | None, schema_file: Path | None, start: Path
+) -> list[ValidationReport]:
+    """Validate PATH against SCHEMA, or find the one missing from the other (in the project
+    around `start`); with neither, every dataset that has a schema in data/schemas/."""
     from mlopsctl.core.project import find_project
 
     if path is not None and schema_file is not None:
         return [validate_data(path, schema_file, shown_as=str(path))]
-    root = find_project().root
+    root = find_project(start).root
     if schema_file is not None:
         data = (read_schema_file(schema_file).get("metadata") or {}).get("data")
         if not data:

@@ -4,12 +4,11 @@ docker."""
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
 
-from mlopsctl.core.files import write_atomic
+from mlopsctl.core.files import write_atomic, write_json
 from mlopsctl.core.image.base import BASE_HINT, BaseImage, read_base
 from mlopsctl.core.image.builders import (
     BuildResult,
@@ -132,5 +131,5 @@ def _write_lock(
         "source_date_epoch": epoch,
     }
     path = result.output.with_name(f"{stem}.lock.json")
-    write_atomic(path, json.dumps(lock, indent=2, sort_keys=True) + "\n")
+    write_json(path, lock)
     result.lock, result.sbom = path, sbom

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from mlopsctl.core import proc
+from mlopsctl.core.files import canonical_json
 from mlopsctl.core.image.base import BaseImage
 from mlopsctl.core.image.context import LAYERS, image_config, link_tree_file
 from mlopsctl.core.image.layers import (
     Blob,
-    canonical_json,
     compress_layer,
     write_tree_tar,
 )

@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from mlopsctl.core import proc
+from mlopsctl.core.files import write_json
 from mlopsctl.errors import EnvironmentProblem
 
 # what mlopsctl.serving imports besides the standard library and the model's own modules
@@ -204,9 +205,7 @@ def prepare_dependencies(
                 shutil.rmtree(tests, ignore_errors=True)
         _compile(site)
         sbom = cyclonedx_sbom(pins, wheels, key)
-        (work / "out" / "sbom.cdx.json").write_text(
-            json.dumps(sbom, indent=2, sort_keys=True) + "\n"
-        )
+        write_json(work / "out" / "sbom.cdx.json", sbom)
         os.replace(work / "out", folder)
     return Dependencies(folder, pins, key)
 

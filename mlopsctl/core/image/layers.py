@@ -12,6 +12,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlopsctl.core.files import canonical_json, sha256_file
+
 APP_UID = 1001
 APP_GID = 0
 GZIP_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -30,11 +32,8 @@ class Blob:
 
 
 def sha256_path(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
+    """An OCI digest (`sha256:...`) of a file."""
+    return "sha256:" + sha256_file(path)
 
 
 def write_tree_tar(source: Path, prefix: str, dest: Path, mtime: int) -> None:
@@ -99,12 +98,6 @@ def compress_layer(tar_path: Path, blobs: Path, cache: Path | None) -> Blob:
     final = blobs / digest.split(":")[1]
     os.replace(tmp, final)
     return Blob(final, digest, final.stat().st_size, GZIP_MEDIA_TYPE, diff_id)
-
-
-def canonical_json(value: object) -> bytes:
-    import json
-
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def write_json_blob(value: object, blobs: Path, media_type: str) -> Blob:

@@ -12,11 +12,11 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from mlopsctl.core.files import canonical_json
 from mlopsctl.core.image.layers import (
     GZIP_MEDIA_TYPE,
     TAR_MEDIA_TYPE,
     Blob,
-    canonical_json,
     write_json_blob,
 )
 

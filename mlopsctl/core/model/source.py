@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlopsctl.core import git as vcs
-from mlopsctl.core.files import write_atomic
+from mlopsctl.core.files import write_json
 from mlopsctl.errors import BadInput, EnvironmentProblem
 
 MODEL_FILE = "model.pkl"
@@ -156,7 +156,7 @@ def stage_model(source: ModelSource, dest: Path) -> StagedModel:
     version = source.version or (source.commit[:12] if source.commit else sha256[:12])
     metadata = {**metadata, "name": source.name, "version": version, "sha256": sha256}
     (dest / MODEL_FILE).write_bytes(pkl)
-    write_atomic(dest / METADATA_FILE, json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    write_json(dest / METADATA_FILE, metadata)
     return StagedModel(dest, source.name, version, sha256, metadata)
 
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from mlopsctl.core.data import profile as profiles
 from mlopsctl.core.data.tables import read_table
 from mlopsctl.core.monitor.current import DEFAULT_SAMPLE, Progress, ignore_progress, read_current
+from mlopsctl.core.monitor.stats import categorical_score, numeric_score
 from mlopsctl.core.settings import SETTINGS_FILE, tool_table
 from mlopsctl.errors import BadInput
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
 METHODS = ("default", "ks", "chi2", "psi")
@@ -273,8 +273,8 @@ def _compare_column(
     method: str,
     tests: int,
 ) -> ColumnDrift:
-    import pandas as pd
-
+    """One column against its reference statistics: the score, whether it drifted, and
+    notes (missing values, new categories, values of the wrong type)."""
     kind = column_kind(stats, settings.types.get(name))
     chosen = _method_for(kind, method)
     threshold = DEFAULT_THRESHOLDS[chosen] if settings.threshold is None else settings.threshold
@@ -298,40 +298,11 @@ def _compare_column(
         )
     present = values.dropna()
     if present.empty:
-        column.drifted = True
-        column.note = "; ".join([*notes, "no values in the current data"])
-        return column
-    if kind == "numeric":
-        if stats["kind"] != "numeric" or not stats.get("quantiles"):
-            raise BadInput(
-                f"column {name!r} is {stats['kind']} in the reference: it cannot be compared "
-                "as numeric",
-                f"remove it from `types` under [{SETTINGS_TABLE}]",
-            )
-        if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present):
-            numbers = present.to_numpy(dtype="float64")
-        else:
-            coerced = pd.to_numeric(present, errors="coerce")
-            bad = int(coerced.isna().sum())
-            if bad:
-                column.drifted = True
-                column.note = "; ".join([*notes, f"type mismatch: {bad} value(s) are not numbers"])
-                return column
-            numbers = coerced.to_numpy(dtype="float64")
-        column.score = _numeric_score(stats, numbers, chosen, tests)
+        notes.append("no values in the current data")
+    elif kind == "numeric":
+        _score_numeric(column, name, stats, present, tests, notes)
     else:
-        if "frequencies" not in stats:
-            raise BadInput(
-                f"column {name!r} has no category frequencies in the reference profile",
-                "give the reference dataset (--reference DATA), which is profiled with "
-                "this column as categorical",
-            )
-        score, new = _categorical_score(stats, profiles.category_keys(present), chosen)
-        column.score = score
-        column.new_categories = new
-        if new:
-            shown = ", ".join(new[:5]) + (" ..." if len(new) > 5 else "")
-            notes.append(f"{len(new)} new categor{'y' if len(new) == 1 else 'ies'}: {shown}")
+        _score_categorical(column, name, stats, present, notes)
     if column.score is not None and not math.isfinite(column.score):
         column.score = None
     if column.score is None:
@@ -344,101 +315,51 @@ def _compare_column(
     return column
 
 
-def reference_quantiles(stats: dict[str, Any]) -> np.ndarray:
-    """The reference's quantile function at the 100 percent midpoints."""
-    import numpy as np
+def _score_numeric(
+    column: ColumnDrift,
+    name: str,
+    stats: dict[str, Any],
+    present: pd.Series,
+    tests: int,
+    notes: list[str],
+) -> None:
+    """The score of a numeric column; no score (so: drifted) when values are not numbers."""
+    import pandas as pd
 
-    points = profiles.percentile_points()
-    percentiles = stats.get("percentiles")
-    if percentiles and len(percentiles) == len(points) and None not in percentiles:
-        return np.asarray(percentiles, dtype="float64")
-    # an older profile: interpolate between min, the saved quantiles and max
-    known = {0.0: stats.get("min"), 1.0: stats.get("max")}
-    known.update({float(q): v for q, v in (stats.get("quantiles") or {}).items()})
-    pairs = sorted((q, v) for q, v in known.items() if v is not None)
-    return np.interp(points, [q for q, _ in pairs], [v for _, v in pairs])
-
-
-def _numeric_score(stats: dict[str, Any], values: np.ndarray, method: str, tests: int) -> float:
-    import numpy as np
-
-    finite = np.sort(values[np.isfinite(values)])
-    if finite.size == 0:
-        return math.nan
-    points = profiles.percentile_points()
-    ref_q = reference_quantiles(stats)
-    cur_q = np.quantile(finite, points)
-    if method == "wasserstein":
-        std = stats.get("std") or 0.0
-        distance = float(np.mean(np.abs(ref_q - cur_q)))
-        return distance / std if std > 0 else (0.0 if distance == 0 else math.inf)
-    if method == "ks":
-        from scipy.stats import kstwo
-
-        # the reference's CDF is known at its quantiles: compare both ways on those grids
-        cur_at_ref = np.searchsorted(finite, ref_q, side="right") / finite.size
-        ref_at_cur = np.interp(cur_q, ref_q, points, left=0.0, right=1.0)
-        stat = float(max(np.max(np.abs(cur_at_ref - points)), np.max(np.abs(ref_at_cur - points))))
-        n, m = int(stats.get("count", 0)) or 1, finite.size
-        return float(kstwo.sf(stat, max(1, round(n * m / (n + m)))))
-    # chi2 and psi on the reference's deciles: 10 bins of 10% each in the reference
-    edges = np.interp(np.arange(1, 10) / 10, points, ref_q)
-    observed = np.bincount(np.searchsorted(edges, finite, side="right"), minlength=10)
-    expected = np.full(10, 0.1)
-    if method == "psi":
-        return _psi(expected, observed / observed.sum())
-    return _chi2(expected * int(stats.get("count", 0) or 1), observed)
-
-
-def _categorical_score(
-    stats: dict[str, Any], keys: pd.Series, method: str
-) -> tuple[float, list[str]]:
-    import numpy as np
-
-    frequencies: dict[str, float] = stats["frequencies"]
-    other = float(stats.get("other") or 0.0)
-    counts = keys.value_counts()
-    current = {str(k): int(v) for k, v in counts.items()}
-    total = sum(current.values())
-    names = list(frequencies)
-    unseen = sorted((k for k in current if k not in frequencies), key=lambda k: -current[k])
-    ref = [frequencies[k] for k in names]
-    cur = [current.get(k, 0) / total for k in names]
-    new: list[str] = []
-    if other > 0:  # values beyond the reference's 50 most common: compare as one bucket
-        ref.append(other)
-        cur.append(sum(current[k] for k in unseen) / total)
+    if stats["kind"] != "numeric" or not stats.get("quantiles"):
+        raise BadInput(
+            f"column {name!r} is {stats['kind']} in the reference: it cannot be compared "
+            "as numeric",
+            f"remove it from `types` under [{SETTINGS_TABLE}]",
+        )
+    if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present):
+        numbers = present.to_numpy(dtype="float64")
     else:
-        new = unseen
-        ref += [0.0] * len(unseen)
-        cur += [current[k] / total for k in unseen]
-    p, q = np.asarray(ref), np.asarray(cur)
-    if method == "jensenshannon":
-        from scipy.spatial.distance import jensenshannon
-
-        return float(jensenshannon(p, q, base=2)), new
-    if method == "psi":
-        return _psi(p, q), new
-    return _chi2(p * int(stats.get("count", 0) or 1), q * total), new
+        coerced = pd.to_numeric(present, errors="coerce")
+        bad = int(coerced.isna().sum())
+        if bad:
+            notes.append(f"type mismatch: {bad} value(s) are not numbers")
+            return
+        numbers = coerced.to_numpy(dtype="float64")
+    column.score = numeric_score(stats, numbers, column.method, tests)
 
 
-def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
-    import numpy as np
-
-    e = np.clip(expected, 1e-4, None)
-    a = np.clip(actual, 1e-4, None)
-    return float(np.sum((a - e) * np.log(a / e)))
-
-
-def _chi2(expected_counts: np.ndarray, observed: np.ndarray) -> float:
-    import numpy as np
-    from scipy.stats import chi2_contingency
-
-    table = np.vstack([expected_counts, observed])
-    table = table[:, table.sum(axis=0) > 0]
-    if table.shape[1] < 2:
-        return 1.0
-    return float(chi2_contingency(table)[1])
+def _score_categorical(
+    column: ColumnDrift, name: str, stats: dict[str, Any], present: pd.Series, notes: list[str]
+) -> None:
+    """The score of a categorical column, and the categories the reference never saw."""
+    if "frequencies" not in stats:
+        raise BadInput(
+            f"column {name!r} has no category frequencies in the reference profile",
+            "give the reference dataset (--reference DATA), which is profiled with "
+            "this column as categorical",
+        )
+    score, new = categorical_score(stats, profiles.category_keys(present), column.method)
+    column.score = score
+    column.new_categories = new
+    if new:
+        shown = ", ".join(new[:5]) + (" ..." if len(new) > 5 else "")
+        notes.append(f"{len(new)} new categor{'y' if len(new) == 1 else 'ies'}: {shown}")
 
 
 def check_drift(
@@ -474,7 +395,7 @@ class ProjectDefaults:
     target: str | None
 
 
-def project_defaults(start: Path | None = None) -> ProjectDefaults:
+def project_defaults(start: Path) -> ProjectDefaults:
     """The reference profile and target column of the project around `start`, if any."""
     from mlopsctl.core.project import find_project
     from mlopsctl.errors import EnvironmentProblem

@@ -48,7 +48,7 @@ def _plot(name: str, kind: str, stats: dict[str, Any], current: pd.DataFrame) ->
     import pandas as pd
 
     from mlopsctl.core.data.profile import category_keys
-    from mlopsctl.core.monitor.drift import reference_quantiles
+    from mlopsctl.core.monitor.stats import reference_quantiles
 
     values = current[name].dropna()
     fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlopsctl.core import dvcrepo
-from mlopsctl.core.pipeline.metrics import best_first, flatten, is_number
+from mlopsctl.core.config import flatten
+from mlopsctl.core.pipeline.metrics import best_first, is_number
 from mlopsctl.core.project import Project
 from mlopsctl.errors import BadInput, EnvironmentProblem
 

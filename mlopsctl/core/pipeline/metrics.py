@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mlopsctl.core.config import flatten
 from mlopsctl.core.project import MAXIMIZE, MINIMIZE
 from mlopsctl.errors import BadInput
 
@@ -78,18 +79,6 @@ def best_first(items: Iterable[T], value: Callable[[T], Any], direction: str) ->
             unscored.append(item)
     scored.sort(key=lambda pair: pair[0], reverse=direction == MAXIMIZE)  # stable on ties
     return [item for _, item in scored] + unscored
-
-
-def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{'a': {'b': 1}} -> {'a.b': 1}: how DVC names nested metrics and params."""
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
 
 
 def read_metrics(root: Path, rev: str | None = None, repo: Repo | None = None) -> dict[str, Any]:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlopsctl.core.config import flatten
 from mlopsctl.core.files import write_atomic
 from mlopsctl.core.pipeline.metrics import (
     better,
-    flatten,
     format_change,
     format_number,
     read_metrics,

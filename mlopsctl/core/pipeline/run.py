@@ -309,9 +309,7 @@ def _parent_death_signal() -> Callable[[], None] | None:
 
 def plot_paths(project: Project) -> list[Path]:
     """The plot files the pipeline's stages declare (directories expanded), as they exist."""
-    import yaml
-
-    pipeline = yaml.safe_load(project.dvc_yaml.read_text(encoding="utf-8")) or {}
+    pipeline = project.pipeline()
     found: list[Path] = []
     for stage in (pipeline.get("stages") or {}).values():
         for entry in stage.get("plots") or []:

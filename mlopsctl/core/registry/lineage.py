@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlopsctl.core import files
 from mlopsctl.core import git as vcs
 from mlopsctl.core.pipeline.metrics import read_metrics
 
@@ -37,11 +37,11 @@ class Lineage:
 def build_lineage(root: Path, artifact: str, path: str, commit: str) -> Lineage:
     """Read the lineage of `commit` from git (dvc.lock, params.yaml), DVC's metrics at that
     commit, and the model's bytes (workspace or DVC cache, whichever matches dvc.lock)."""
-    import yaml
-
     from mlopsctl import __version__
+    from mlopsctl.core.project import Project
 
-    lock = yaml.safe_load(vcs.show_file(root, commit, "dvc.lock") or "") or {}
+    project = Project(root)
+    lock = project.read_yaml("dvc.lock", commit)
     tracked = set(vcs.git(root, "ls-tree", "-r", "--name-only", commit).splitlines())
     data: dict[str, str] = {}
     model_md5 = None
@@ -53,8 +53,8 @@ def build_lineage(root: Path, artifact: str, path: str, commit: str) -> Lineage:
         for out in stage.get("outs") or []:
             if out.get("path") == path:
                 model_md5 = out.get("md5")
-    params = yaml.safe_load(vcs.show_file(root, commit, "params.yaml") or "") or {}
-    canonical = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    params = project.params(commit)
+    canonical = files.canonical_json(params).decode()
     return Lineage(
         artifact=artifact,
         path=path,
@@ -71,12 +71,8 @@ def build_lineage(root: Path, artifact: str, path: str, commit: str) -> Lineage:
 
 def file_digests(path: Path) -> tuple[str, str]:
     """(md5, sha256) of a file, read once."""
-    md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            md5.update(block)
-            sha.update(block)
-    return md5.hexdigest(), sha.hexdigest()
+    found = files.file_digests(path, "md5", "sha256")
+    return found["md5"], found["sha256"]
 
 
 def model_sha256(root: Path, path: str, md5: str | None) -> str | None:

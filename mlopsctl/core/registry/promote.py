@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mlopsctl.core import git as vcs
-from mlopsctl.core.project import Project, find_project
+from mlopsctl.core.project import Project
 from mlopsctl.core.registry import gates
 from mlopsctl.core.registry import state as states
 from mlopsctl.core.registry import tags as registry
@@ -66,9 +66,8 @@ class PromoteResult:
         return all(g.passed for g in self.gates)
 
 
-def open_registry(start: Path | None = None) -> tuple[Project, str]:
-    """The project (at the root of its git repository) and its HEAD commit."""
-    project = find_project(start)
+def open_registry(project: Project) -> str:
+    """The project's HEAD commit; the project must be at the root of its git repository."""
     top = vcs.toplevel(project.root)
     if top.resolve() != project.root.resolve():
         raise BadInput(
@@ -78,7 +77,7 @@ def open_registry(start: Path | None = None) -> tuple[Project, str]:
     head = vcs.head_commit(project.root)
     if head is None:
         raise BadInput("the repository has no commits yet", "commit your project first")
-    return project, head
+    return head
 
 
 def model_name(project: Project, name: str | None, rev: str) -> tuple[str, str]:
@@ -117,8 +116,8 @@ def next_version(state: states.ModelState, bump: str | None) -> str:
     return f"v{bumped}"
 
 
-def promote(request: PromoteRequest, start: Path | None = None) -> PromoteResult:
-    project, head = open_registry(start)
+def promote(project: Project, request: PromoteRequest) -> PromoteResult:
+    head = open_registry(project)
     root = project.root
     settings = gates.project_settings(project)
     stage = settings.check_stage(request.stage)
@@ -325,9 +324,10 @@ def rollback(
     reason: str | None = None,
     push: bool = False,
     dry_run: bool = False,
-    start: Path | None = None,
+    *,
+    project: Project,
 ) -> RollbackResult:
-    project, _ = open_registry(start)
+    open_registry(project)
     root = project.root
     settings = gates.project_settings(project)
     settings.check_stage(stage)

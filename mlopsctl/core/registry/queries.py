@@ -30,15 +30,15 @@ from mlopsctl.core.registry.tags import (
 from mlopsctl.errors import BadInput, EnvironmentProblem
 
 
-def registry_root(start: Path | None = None) -> Path:
-    """The project's root if we are in one, else the git repository's (tags live there)."""
+def registry_root(start: Path) -> Path:
+    """The root of the project around `start` if it is in one, else of its git repository
+    (the tags live there)."""
     from mlopsctl.core.project import find_project
 
-    here = start or Path.cwd()
     try:
-        return find_project(here).root
+        return find_project(start).root
     except EnvironmentProblem:
-        return vcs.toplevel(here)
+        return vcs.toplevel(start)
 
 
 @dataclass(frozen=True)
@@ -55,11 +55,10 @@ class Listing:
     models: list[ModelSummary]
 
 
-def list_registry(start: Path | None = None) -> Listing:
+def list_registry(root: Path) -> Listing:
     """Every model with tags or declared in dvc.yaml; its latest version; each stage's holder."""
     from mlopsctl.core.project import Project
 
-    root = registry_root(start)
     project = Project(root)
     declared = set(project.artifacts()) if project.dvc_yaml.is_file() else set()
     states = registry_state(root)
@@ -101,10 +100,9 @@ _EVENT_NAMES = {
 }
 
 
-def model_history(name: str, start: Path | None = None) -> list[HistoryEvent]:
+def model_history(root: Path, name: str) -> list[HistoryEvent]:
     """A model's events, oldest first, with the reasons recorded in mlopsctl's tags."""
 
-    root = registry_root(start)
     state = model_state(name, read_tags(root, artifact=name))
     if not state.events:
         raise BadInput(f"unknown model {name!r}: it has no registry tags", _list_hint(root))
@@ -133,12 +131,11 @@ def model_history(name: str, start: Path | None = None) -> list[HistoryEvent]:
     return events
 
 
-def version_lineage(ref: str, start: Path | None = None) -> dict[str, Any]:
+def version_lineage(root: Path, ref: str) -> dict[str, Any]:
     """The lineage of `NAME@vX.Y.Z` or `NAME#STAGE`: as recorded in its registration tag,
     else (a version registered by another tool) as read from its commit."""
     from mlopsctl.core.project import Project
 
-    root = registry_root(start)
     resolved = resolve(root, ref)
     tag = registration(resolved.state, resolved.version)
     record = record_from_message(tag.message) if tag else None

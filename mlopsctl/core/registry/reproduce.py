@@ -13,6 +13,7 @@ from typing import Any
 from mlopsctl.core import git as vcs
 from mlopsctl.core.dvcrepo import run_dvc
 from mlopsctl.core.pipeline.metrics import read_metrics
+from mlopsctl.core.project import Project
 from mlopsctl.core.registry import state as states
 from mlopsctl.core.registry.lineage import build_lineage, file_digests
 from mlopsctl.core.registry.promote import model_name, open_registry
@@ -45,11 +46,11 @@ class ReproduceResult:
 
 
 def reproduce(
-    ref: str, start: Path | None = None, progress: Callable[[str], None] = lambda step: None
+    project: Project, ref: str, progress: Callable[[str], None] = lambda step: None
 ) -> ReproduceResult:
     from mlopsctl.core.python_env import require_project_python
 
-    project, _ = open_registry(start)
+    open_registry(project)
     root = project.root
     resolved = states.resolve(root, ref)
     name, path = model_name(project, resolved.name, resolved.commit)
