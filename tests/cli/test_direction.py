@@ -20,7 +20,8 @@ from tests.regression import RAW, commit_model, write_data
 WIDE = dict(os.environ, COLUMNS="200")
 # rich colours output that is not a terminal when asked to, as a user's terminal shows it
 COLOUR = dict(WIDE, FORCE_COLOR="1", TERM="xterm-256color")
-RED, GREEN = "\x1b[31m", "\x1b[32m"
+# red and green text, bold or not (rich adds the row's style: `1;32m`)
+RED, GREEN = re.compile(r"\x1b\[(?:\d+;)*31m"), re.compile(r"\x1b\[(?:\d+;)*32m")
 
 
 def as_json(project: Path, *args: str) -> Any:
@@ -79,7 +80,7 @@ def test_sweep_exp_list_compare_and_gc_call_the_lowest_rmse_best(
     assert rows["r2"]["direction"] == "maximize" and rows["r2"]["b_better"] is True
     proc = mlopsctl("exp", "compare", "alpha-1", "alpha-2", cwd=p, env=COLOUR)
     line = metric_lines(proc.stdout)["rmse"]
-    assert GREEN in line and RED not in line  # rmse went down: better
+    assert GREEN.search(line) and not RED.search(line)  # rmse went down: better
     assert "better rmse (lower is better): alpha-2" in proc.stdout
 
     # gc keeps the best, by the metric's direction, and never drops it
@@ -101,8 +102,8 @@ def test_train_colours_and_report_say_a_higher_rmse_is_worse(regression_project:
     assert proc.returncode == 0, proc.stderr
     assert rmse_at(p) > before
     lines = metric_lines(proc.stdout)
-    assert RED in lines["rmse"] and GREEN not in lines["rmse"]  # up: worse
-    assert RED in lines["r2"] and GREEN not in lines["r2"]  # r2 down: worse too
+    assert RED.search(lines["rmse"]) and not GREEN.search(lines["rmse"])  # up: worse
+    assert RED.search(lines["r2"]) and not GREEN.search(lines["r2"])  # r2 down: worse too
     assert "lower is better" in lines["rmse"] and "lower is better" not in lines["r2"]
     payload = as_json(p, "train", "model.alpha=300")  # up to date: the same experiment
     assert payload["direction"] == "minimize" and payload["primary_metric"] == "rmse"
@@ -119,7 +120,7 @@ def test_train_colours_and_report_say_a_higher_rmse_is_worse(regression_project:
     assert proc.returncode == 0, proc.stderr
     assert rmse_at(p) < before
     line = metric_lines(proc.stdout)["rmse"]
-    assert GREEN in line and RED not in line
+    assert GREEN.search(line) and not RED.search(line)
     assert as_json(p, "report")["metrics"]["rmse"]["better"] is True
 
 
