@@ -209,3 +209,17 @@ def features_template(trained_template: Path, tmp_path_factory: pytest.TempPathF
 @pytest.fixture
 def features_project(features_template: Path, tmp_path: Path) -> Path:
     return copy_project(features_template, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def regression_template(template_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A regression project (tests/regression.py): Ridge on house prices, primary metric
+    rmse (minimize), trained and committed on main; gates from mlopsctl's defaults."""
+    from tests.regression import make_regression_project
+
+    return make_regression_project(template_project, tmp_path_factory.mktemp("regr") / "demo")
+
+
+@pytest.fixture
+def regression_project(regression_template: Path, tmp_path: Path) -> Path:
+    return copy_project(regression_template, tmp_path)

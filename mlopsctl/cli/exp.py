@@ -24,18 +24,21 @@ def list_(
 
     from mlopsctl.cli.render import fmt
     from mlopsctl.console import console
-    from mlopsctl.core.pipeline.experiments import list_experiments
+    from mlopsctl.core.pipeline.experiments import best, list_experiments
     from mlopsctl.core.project import find_project
 
     project = find_project(Path.cwd())
     found = list_experiments(project, all_commits=all_commits)
+    metric, direction = project.primary_metric(), project.metric_direction()
+    top = best([e for e in found if e.kind != "workspace"], metric, direction)
     if as_json:
-        print_json([e.as_json() for e in found])
+        print_json([{**e.as_json(), "best": e is top} for e in found])
         return
-    metric = project.primary_metric()
     metric_keys = sorted({k for e in found for k in e.metrics}, key=lambda k: (k != metric, k))
     baselines = {e.name: e for e in found if e.kind == "baseline"}
-    table = Table(title="Experiments", title_justify="left")
+    order = "lowest" if direction == "minimize" else "highest"
+    title = f"Experiments (best: {order} {metric})"
+    table = Table(title=title, title_justify="left")
     table.add_column("experiment", overflow="fold")
     table.add_column("created")
     for key in metric_keys:
@@ -43,6 +46,8 @@ def list_(
     table.add_column("params changed vs baseline", overflow="fold")
     for exp in found:
         name = exp.name if exp.state == "success" else f"{exp.name} ({exp.state})"
+        if exp is top:
+            name = f"[bold green]{name}[/] (best)"
         base = baselines.get(exp.baseline)
         changed = _changed_params(exp.params, base.params) if base and base is not exp else ""
         table.add_row(
@@ -68,9 +73,12 @@ def compare(
     from mlopsctl.cli.render import delta, fmt, fmt_param
     from mlopsctl.console import console
     from mlopsctl.core.pipeline.experiments import compare as compare_core
+    from mlopsctl.core.pipeline.metrics import better
     from mlopsctl.core.project import find_project
 
-    result = compare_core(find_project(Path.cwd()), a, b)
+    project = find_project(Path.cwd())
+    result = compare_core(project, a, b)
+    directions = project.metric_directions(k for s, k, *_ in result.rows if s == "metric")
     if as_json:
         print_json(
             {
@@ -78,6 +86,11 @@ def compare(
                 "b": {"name": result.b.name, "rev": result.b.rev},
                 "rows": [
                     {"section": s, "key": k, "a": x, "b": y, "changed": c}
+                    | (
+                        {"direction": directions[k], "b_better": better(y, x, directions[k])}
+                        if s == "metric"
+                        else {}
+                    )
                     for s, k, x, y, c in result.rows
                 ],
             }
@@ -90,7 +103,8 @@ def compare(
         if section == "param" and not changed and not all_rows:
             continue
         style = "bold yellow" if changed else ""
-        change = delta(y, x) if changed and x is not None and y is not None else ""
+        direction = directions.get(key, "maximize")
+        change = delta(y, x, direction) if changed and x is not None and y is not None else ""
         if changed and not change:
             change = "added" if x is None else "removed" if y is None else "changed"
         show = fmt if section == "metric" else fmt_param
@@ -98,6 +112,12 @@ def compare(
     console().print(table)
     if not result.changed:
         console().print("no differences")
+    metric, direction = project.primary_metric(), project.metric_direction()
+    b_better = better(result.b.metrics.get(metric), result.a.metrics.get(metric), direction)
+    if b_better is not None:
+        winner = result.b.name if b_better else result.a.name
+        order = "lower" if direction == "minimize" else "higher"
+        console().print(f"better {metric} ({order} is better): {winner}")
 
 
 @app.command("apply")
@@ -134,8 +154,9 @@ def gc(
     yes: bool = typer.Option(False, "--yes", "-y", help="Remove them (default: only show)."),
     as_json: options.Json = False,
 ) -> None:
-    """Drop experiments not worth keeping: all but the --keep best by the primary metric,
-    and every failed one. A dry run unless --yes."""
+    """Drop experiments not worth keeping: all but the --keep best by the primary metric
+    (in its direction: lowest first for rmse), and every failed one. The best is always
+    kept. A dry run unless --yes."""
 
     from mlopsctl.console import console
     from mlopsctl.core.pipeline.experiments import plan_gc, remove
@@ -182,6 +203,7 @@ def _metric(exp: Any, metric: str) -> str:
 def _plan_json(plan: Any, removed: bool) -> dict[str, Any]:
     return {
         "metric": plan.metric,
+        "direction": plan.direction,
         "removed": removed,
         "remove": [e.name for e in plan.remove],
         "keep": [e.name for e in plan.keep],

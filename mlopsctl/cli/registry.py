@@ -96,6 +96,8 @@ def lineage(
         return
     from rich.table import Table
 
+    from mlopsctl.cli.render import fmt
+
     out = console()
     table = Table(title=f"Lineage of {ref} ({record.get('version')})", title_justify="left")
     table.add_column("what")
@@ -105,7 +107,7 @@ def lineage(
     for path, md5 in (record.get("data") or {}).items():
         table.add_row(f"data {path}", f"md5 {md5}")
     for metric, value in (record.get("metrics") or {}).items():
-        table.add_row(f"metric {metric}", str(value))
+        table.add_row(f"metric {metric}", fmt(value))
     for key in ("by", "at", "mlopsctl_version", "source"):
         if record.get(key):
             table.add_row(key, str(record[key]))

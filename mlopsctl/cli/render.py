@@ -41,11 +41,12 @@ class StageProgress:
 
 
 def fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
+    """A value in a table: numbers in the one metric format (core.pipeline.metrics)."""
+    from mlopsctl.core.pipeline.metrics import format_number
+
     if isinstance(value, list):
         return f"[{len(value)} items]" if len(value) > 4 else str(value)
-    return "-" if value is None else str(value)
+    return format_number(value)
 
 
 def fmt_param(value: Any) -> str:
@@ -53,20 +54,28 @@ def fmt_param(value: Any) -> str:
     return fmt(value) if not isinstance(value, float) else repr(value)
 
 
-def delta(new: Any, old: Any) -> str:
-    if isinstance(new, int | float) and isinstance(old, int | float) and not isinstance(new, bool):
+def delta(new: Any, old: Any, direction: str = "maximize") -> str:
+    """The change from `old` to `new`: green when it is better in the metric's direction
+    (lower for a metric to minimize), red when worse."""
+    from mlopsctl.core.pipeline.metrics import better, format_change, is_number
+
+    if is_number(new) and is_number(old):
         diff = new - old
         if abs(diff) < 1e-12:
             return "[dim]0[/]"
-        colour = "green" if diff > 0 else "red"
-        return f"[{colour}]{diff:+.4f}[/]"
+        colour = "green" if better(new, old, direction) else "red"
+        return f"[{colour}]{format_change(diff)}[/]"
     return "" if old is None else ("[dim]=[/]" if new == old else "changed")
 
 
 def metrics_table(
-    metrics: dict[str, Any], baselines: list[tuple[str, dict[str, Any]]], primary: str
+    metrics: dict[str, Any],
+    baselines: list[tuple[str, dict[str, Any]]],
+    primary: str,
+    directions: dict[str, str] | None = None,
 ) -> Table:
-    """The metrics, then for each baseline that has metrics its values and the change."""
+    """The metrics, then for each baseline that has metrics its values and the change
+    (coloured by each metric's direction: `directions`, maximize when not given)."""
     from rich.table import Table
 
     baselines = [(name, values) for name, values in baselines if values]
@@ -79,9 +88,12 @@ def metrics_table(
     keys = set(metrics).union(*(values for _, values in baselines))
     for key in sorted(keys, key=lambda k: (k != primary, k)):
         label = f"[bold]{key}[/] (primary)" if key == primary else key
+        if (directions or {}).get(key) == "minimize":
+            label += " [dim](lower is better)[/]"
         row = [label, fmt(metrics.get(key))]
         for _, values in baselines:
-            row += [fmt(values.get(key)), delta(metrics.get(key), values.get(key))]
+            direction = (directions or {}).get(key, "maximize")
+            row += [fmt(values.get(key)), delta(metrics.get(key), values.get(key), direction)]
         table.add_row(*row)
     return table
 

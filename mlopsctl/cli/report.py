@@ -22,7 +22,7 @@ def report(
     """Write a Markdown report (for CI) and an offline HTML page: metrics, params, plots."""
 
     from mlopsctl.console import console
-    from mlopsctl.core.pipeline.report import format_change, format_number, write_report
+    from mlopsctl.core.pipeline.report import show_change, show_value, write_report
     from mlopsctl.core.project import find_project
 
     written = write_report(find_project(Path.cwd()), output, rev)
@@ -43,6 +43,8 @@ def report(
                         "value": row.value,
                         "rev_value": row.rev_value,
                         "change": row.change,
+                        "direction": row.direction,
+                        "better": row.better,
                     }
                     for row in result.metrics
                 },
@@ -56,8 +58,8 @@ def report(
     files = f"{escape(_shown(written.markdown))} and {escape(_shown(written.html))}"
     out.print(f"[green]Wrote[/] {files}", soft_wrap=True)
     for row in result.metrics:
-        change = f" ({format_change(row.change)} vs {rev})" if result.rev_has_metrics else ""
-        out.print(escape(f"  {row.name}: {format_number(row.value)}{change}"), soft_wrap=True)
+        change = f" ({show_change(row)} vs {rev})" if result.rev_has_metrics else ""
+        out.print(escape(f"  {row.name}: {show_value(row.value)}{change}"), soft_wrap=True)
 
 
 def _shown(path: Path) -> str:

@@ -110,6 +110,7 @@ def _show_run(project: Any, run: Any, as_json: bool, plots: list[str] | None = N
             "baseline": {"rev": run.baseline, "metrics": run.baseline_metrics},
             "deployed": ({"ref": deployed[0], "metrics": deployed[1]} if deployed else None),
             "primary_metric": run.primary_metric,
+            "direction": run.directions.get(run.primary_metric),
         }
         if plots is not None:
             payload["plots"] = plots
@@ -124,7 +125,9 @@ def _show_run(project: Any, run: Any, as_json: bool, plots: list[str] | None = N
         baselines = [(run.baseline, run.baseline_metrics)]
         if deployed:
             baselines.append(deployed)
-        out.print(metrics_table(run.metrics, baselines, run.primary_metric))
+        deployed_keys = deployed[1] if deployed else {}
+        directions = {**project.metric_directions(deployed_keys), **run.directions}
+        out.print(metrics_table(run.metrics, baselines, run.primary_metric, directions))
     else:
         out.print("no metrics yet")
     if plots:
@@ -143,6 +146,7 @@ def _show_sweep(result: Any, as_json: bool) -> None:
         print_json(
             {
                 "primary_metric": result.primary_metric,
+                "direction": result.direction,
                 "experiments": [
                     {**e.as_json(), "overrides": result.overrides[e.name]}
                     for e in result.experiments
@@ -152,7 +156,9 @@ def _show_sweep(result: Any, as_json: bool) -> None:
         )
     else:
         metric = result.primary_metric
-        table = Table(title=f"Sweep, best {metric} first", title_justify="left")
+        order = "lowest" if result.direction == "minimize" else "highest"
+        title = f"Sweep, best {metric} first ({order}: {result.direction})"
+        table = Table(title=title, title_justify="left")
         for column in ("experiment", "overrides", metric):
             table.add_column(column, justify="right" if column == metric else "left")
         for exp in result.experiments:

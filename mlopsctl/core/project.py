@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,13 +95,23 @@ class Project:
         """`maximize` or `minimize` for `metric` (default: the primary one): params.yaml's
         `metrics.direction` for the primary metric, else the known direction of the name,
         else maximize."""
-        metrics = self.params().get("metrics") or {}
-        primary = self.primary_metric()
-        name = metric or primary
-        declared = metrics.get("direction") if name == primary else None
-        if declared in (MAXIMIZE, MINIMIZE):
-            return str(declared)
-        return KNOWN_DIRECTIONS.get(name.rsplit(".", 1)[-1], MAXIMIZE)
+        return self.metric_directions([metric] if metric else [])[metric or self.primary_metric()]
+
+    def metric_directions(self, metrics: Iterable[str]) -> dict[str, str]:
+        """metric_direction of each of `metrics` and of the primary metric, reading
+        params.yaml once. A name DVC prefixed with its file (`metrics.json:rmse`) or nested
+        (`test.rmse`) has the direction of its last part."""
+        declared_metrics = self.params().get("metrics") or {}
+        primary = str(declared_metrics.get("primary") or DEFAULT_PRIMARY_METRIC)
+        declared = declared_metrics.get("direction")
+        found: dict[str, str] = {}
+        for name in {primary, *metrics}:
+            last = name.rsplit(":", 1)[-1]
+            if last == primary and declared in (MAXIMIZE, MINIMIZE):
+                found[name] = str(declared)
+            else:
+                found[name] = KNOWN_DIRECTIONS.get(last.rsplit(".", 1)[-1], MAXIMIZE)
+        return found
 
     def artifacts(self, rev: str | None = None) -> dict[str, dict[str, Any]]:
         """`artifacts:` of dvc.yaml (the models the registry knows), in the workspace or at a

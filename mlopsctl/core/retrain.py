@@ -84,6 +84,7 @@ def retrain(
     from mlopsctl.core.data import schema
     from mlopsctl.core.data.tables import read_table
     from mlopsctl.core.pipeline import run as pipeline
+    from mlopsctl.core.pipeline.metrics import format_number
     from mlopsctl.core.registry import gates, promote
 
     root = project.root
@@ -161,7 +162,11 @@ def retrain(
         run = pipeline.train(project, (), experiment=False, on_event=on_event)
         result.metrics = run.metrics
         primary = run.primary_metric
-        shown = f"{primary} {run.metrics.get(primary)}" if primary in run.metrics else "no metrics"
+        shown = (
+            f"{primary} {format_number(run.metrics[primary])}"
+            if primary in run.metrics
+            else "no metrics"
+        )
         step("train", "done", shown)
         pushed = dvcrepo.push_all(root)
         step("push", "done", f"{pushed} files to the DVC remote")
@@ -169,7 +174,7 @@ def retrain(
             root, f"Retrain on {data.name} ({how.replace(' to ', ' ')}): {shown}"
         )
         step("commit", "done", (result.commit or "")[:8])
-        settings = gates.load_settings(root, project.primary_metric())
+        settings = gates.project_settings(project)
         result.promotion = promote.promote(
             project, promote.PromoteRequest(stage=settings.check_stage(stage))
         )
@@ -193,7 +198,7 @@ def _preflight(project: Project, stage: str) -> str:
 
     head = open_registry(project)
     vcs.require_identity(project.root)
-    gates.load_settings(project.root, project.primary_metric()).check_stage(stage)
+    gates.project_settings(project).check_stage(stage)
     changed = vcs.changed_files(project.root)
     if changed:
         raise BadInput(

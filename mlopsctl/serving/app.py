@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlopsctl.serving.metrics import CONTENT_TYPE, ServiceMetrics
-from mlopsctl.serving.model import ServedModel
+from mlopsctl.serving.model import FP64, ServedModel, labels_datatype
 from mlopsctl.serving.predlog import PredictionLog
 from mlopsctl.serving.protocol import (
     BINARY_EXTENSION,
@@ -23,7 +23,6 @@ from mlopsctl.serving.protocol import (
     encode_binary,
     parse_request,
     v1_rows,
-    v2_datatype,
     v2_requested_outputs,
     v2_rows,
     wants_binary,
@@ -229,7 +228,11 @@ class PredictionService:
                 },
             )
 
-    def _predict(self, rows: list[list[Any]], probabilities: bool = False) -> tuple[list[Any], Any]:
+    def _predict(
+        self, rows: list[list[Any]], extra: tuple[str, ...] = ()
+    ) -> tuple[list[Any], dict[str, tuple[list[float], list[int]]]]:
+        """predict on the rows, and the `extra` outputs (predict_proba, decision_function)
+        asked for: (predictions, {output: (values row-major, shape)})."""
         model = self.model
         try:
             array = model.to_array(rows)
@@ -241,7 +244,7 @@ class PredictionService:
             ) from exc
         try:
             predictions = model.predict(array)
-            proba = model.predict_proba(array) if probabilities else None
+            scores = {name: model.scores(name, array) for name in extra}
         except ValueError as exc:
             if "NaN" not in str(exc):
                 raise
@@ -252,36 +255,33 @@ class PredictionService:
         self.metrics.rows += len(rows)
         if self.log is not None and not self.log.write(model.features, rows, predictions):
             self.metrics.log_dropped += len(rows)  # the prediction stands: only its log is lost
-        return predictions, proba
+        return predictions, scores
 
     def _v2_infer(self, payload: dict[str, Any]) -> Response:
-        outputs = v2_requested_outputs(self.model, payload)
-        rows = v2_rows(self.model, payload)
-        predictions, proba = self._predict(rows, "predict_proba" in outputs)
+        model = self.model
+        outputs = v2_requested_outputs(model, payload)
+        rows = v2_rows(model, payload)
+        predictions, scores = self._predict(rows, tuple(o for o in outputs if o != "predict"))
         result: list[dict[str, Any]] = []
         for name in outputs:
             if name == "predict":
+                datatype = model.predict_datatype
+                if not model.is_regressor and not model.classes:
+                    datatype = labels_datatype(predictions)  # an estimator that has no classes_
                 result.append(
                     {
                         "name": "predict",
                         "shape": [len(predictions)],
-                        "datatype": v2_datatype(predictions),
+                        "datatype": datatype,
                         "data": predictions,
                     }
                 )
             else:
-                width = len(proba[0]) if proba else 0
-                result.append(
-                    {
-                        "name": "predict_proba",
-                        "shape": [len(proba), width],
-                        "datatype": "FP64",
-                        "data": [p for row in proba for p in row],
-                    }
-                )
+                values, shape = scores[name]
+                result.append({"name": name, "shape": shape, "datatype": FP64, "data": values})
         answer: dict[str, Any] = {
-            "model_name": self.model.name,
-            "model_version": self.model.version,
+            "model_name": model.name,
+            "model_version": model.version,
             "outputs": result,
         }
         if isinstance(payload.get("id"), str):
@@ -331,11 +331,11 @@ class PredictionService:
             {"name": f, "datatype": "BYTES" if f in model.categorical else "FP64", "shape": [-1]}
             for f in model.features
         ]
-        outputs = [{"name": "predict", "datatype": v2_datatype(model.classes), "shape": [-1]}]
-        if model.has_proba:
-            outputs.append(
-                {"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(model.classes)]}
-            )
+        outputs = [{"name": "predict", "datatype": model.predict_datatype, "shape": [-1]}]
+        for name in model.outputs[1:]:
+            binary_decision = name == "decision_function" and len(model.classes) == 2
+            shape = [-1] if binary_decision else [-1, len(model.classes)]
+            outputs.append({"name": name, "datatype": FP64, "shape": shape})
         return json_response(
             200,
             {
@@ -346,6 +346,7 @@ class PredictionService:
                 "outputs": outputs,
                 "parameters": {
                     "sha256": model.sha256,
+                    "task": model.task,
                     # a parameter is a string, number or boolean, never a list: JSON text
                     "classes": json.dumps(model.classes),
                     "estimator": model.metadata.get("estimator"),

@@ -17,6 +17,9 @@ from typing import Any
 
 MODEL_FILE = "model.pkl"
 METADATA_FILE = "model.json"
+REGRESSION = "regression"
+PROBA, DECISION = "predict_proba", "decision_function"
+FP64 = "FP64"
 
 
 class ModelLoadError(Exception):
@@ -64,15 +67,26 @@ class ServedModel:
     metadata: dict[str, Any] = field(default_factory=dict)
     categorical: frozenset[str] = frozenset()
 
+    frame_columns: tuple[str, ...] | None = None  # fitted on a DataFrame: its columns
+    task: str = "classification"  # or regression: what `predict` answers
+    # the estimator's other outputs, worked out once at load: predict_proba only when the
+    # estimator has it (not SVC without probability=True, not RidgeClassifier),
+    # decision_function when it has that
+    outputs: tuple[str, ...] = ("predict",)
+
     @property
     def n_features(self) -> int:
         return len(self.features)
 
     @property
-    def has_proba(self) -> bool:
-        return hasattr(self.estimator, "predict_proba")
+    def is_regressor(self) -> bool:
+        return self.task == REGRESSION
 
-    frame_columns: tuple[str, ...] | None = None  # fitted on a DataFrame: its columns
+    @property
+    def predict_datatype(self) -> str:
+        """The V2 datatype of `predict`: FP64 for a regressor's numbers, the classes' own
+        type for a classifier (INT64 for 0/1/2, BYTES for strings, BOOL for booleans)."""
+        return FP64 if self.is_regressor else labels_datatype(self.classes)
 
     def to_array(self, rows: list[list[Any]]) -> Any:
         """Rows (already checked for length and types) as the input the estimator takes."""
@@ -103,10 +117,17 @@ class ServedModel:
         )
 
     def predict(self, array: Any) -> list[Any]:
+        if self.is_regressor:
+            return [float(v) for v in self._call("predict", array).ravel().tolist()]
         return [_plain(v) for v in self._call("predict", array).tolist()]
 
-    def predict_proba(self, array: Any) -> list[list[float]]:
-        return [list(map(float, row)) for row in self._call("predict_proba", array).tolist()]
+    def scores(self, output: str, array: Any) -> tuple[list[float], list[int]]:
+        """predict_proba or decision_function: the values row-major, and their shape
+        ([N, classes], or [N] for a binary classifier's decision function)."""
+        import numpy as np
+
+        values = np.asarray(self._call(output, array), dtype=np.float64)
+        return values.ravel().tolist(), list(values.shape)
 
     def _call(self, method: str, array: Any) -> Any:
         """The estimator's method on `array`. A float array checked finite here skips
@@ -174,9 +195,15 @@ def load_model(
             f"model.json lists {len(features)} features, but the model was fitted on "
             f"{fitted_width}: no request could be answered"
         )
-    classes = metadata.get("classes")
-    if classes is None and hasattr(estimator, "classes_"):
-        classes = [_plain(c) for c in estimator.classes_]
+    task = model_task(estimator, metadata)
+    classes: Any = None
+    if task != REGRESSION:
+        # the estimator's own classes are what predict returns: their types win
+        fitted = getattr(estimator, "classes_", None)
+        classes = [_plain(c) for c in fitted] if fitted is not None else metadata.get("classes")
+    outputs = ["predict"]
+    if task != REGRESSION:
+        outputs += [m for m in (PROBA, DECISION) if hasattr(estimator, m)]
     return ServedModel(
         name=name or str(metadata.get("name") or "model"),
         version=version or str(metadata.get("version") or actual[:12]),
@@ -187,7 +214,38 @@ def load_model(
         metadata=metadata,
         categorical=frozenset(categorical_features(estimator, features, metadata)),
         frame_columns=frame_columns,
+        task=task,
+        outputs=tuple(outputs),
     )
+
+
+def model_task(estimator: Any, metadata: dict[str, Any]) -> str:
+    """regression or classification: model.json's `task` when it says, else what the
+    estimator is (scikit-learn's estimator type; a classifier has `classes_`)."""
+    declared = str(metadata.get("task") or "")
+    if declared:
+        return REGRESSION if declared == REGRESSION else "classification"
+    kind = getattr(estimator, "_estimator_type", None)
+    if kind is None:
+        try:  # scikit-learn >= 1.6 keeps it in the estimator's tags
+            kind = estimator.__sklearn_tags__().estimator_type
+        except Exception:
+            kind = None
+    if kind == "regressor" and not hasattr(estimator, "classes_"):
+        return REGRESSION
+    # a classifier, or an estimator that does not say: its answers are typed as they come
+    return "classification"
+
+
+def labels_datatype(values: list[Any]) -> str:
+    """The V2 datatype of class labels or predictions: INT64, FP64, BOOL or BYTES."""
+    if values and all(type(v) is int for v in values):
+        return "INT64"
+    if values and all(type(v) in (int, float) for v in values):
+        return FP64
+    if values and all(type(v) is bool for v in values):
+        return "BOOL"
+    return "BYTES"
 
 
 def fitted_columns(estimator: Any, features: list[str]) -> tuple[str, ...] | None:

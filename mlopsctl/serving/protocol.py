@@ -8,7 +8,6 @@ from typing import Any
 
 from mlopsctl.serving.model import ServedModel
 
-_NUMBER_TYPES = (int, float)
 V2_NUMERIC = {
     "FP64",
     "FP32",
@@ -231,21 +230,13 @@ def v2_requested_outputs(model: ServedModel, payload: dict[str, Any]) -> list[st
     ):
         raise RequestError(422, '"outputs" must be a list of objects with a `name`')
     names = [o["name"] for o in outputs]
-    known = {"predict", "predict_proba"} if model.has_proba else {"predict"}
+    known = model.outputs
     for name in names:
         if name not in known:
-            raise RequestError(422, f"unknown output {name!r}: choose from {sorted(known)}")
+            raise RequestError(
+                422, f"unknown output {name!r}: this model answers {', '.join(known)}"
+            )
     return names
-
-
-def v2_datatype(values: list[Any]) -> str:
-    if values and all(type(v) is int for v in values):
-        return "INT64"
-    if values and all(type(v) in _NUMBER_TYPES for v in values):
-        return "FP64"
-    if values and all(type(v) is bool for v in values):
-        return "BOOL"
-    return "BYTES"
 
 
 # Triton's binary tensor extension (what tritonclient and the KServe client send by default):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlopsctl.core.pipeline.metrics import format_change, format_number
 from tests.cli.test_init import assert_one_line_error
 from tests.conftest import dvc, git, mlopsctl
 
@@ -35,9 +36,10 @@ def test_report_writes_markdown_and_html_into_reports(trained_project: Path) -> 
     head = git("rev-parse", "HEAD", cwd=trained_project).stdout.strip()
     assert f"commit {head[:8]};" in md and "uncommitted" not in md
     # the workspace is HEAD: every change is 0
-    assert f"| f1 (primary) | {metrics['f1']:.6g} | {metrics['f1']:.6g} | 0 |" in md
+    f1 = format_number(metrics["f1"])
+    assert f"| f1 (primary) | {f1} | {f1} | 0 |" in md
     for name, value in metrics.items():
-        assert f"{value:.6g}" in md and f"{value:.6g}" in page, name
+        assert format_number(value) in md and format_number(value) in page, name
     assert "| data.features.numeric | 30 items |" in md
     assert "| model._target_ | sklearn.linear_model.LogisticRegression |" in md
     for image in IMAGES:
@@ -89,8 +91,10 @@ def test_change_column_against_a_rev_whose_metrics_differ(trained_project: Path)
     md = (trained_project / "reports/report.md").read_text()
     assert "with uncommitted changes" in md
     assert "| model.C | 0.001 |" in md
-    change = f"{new['f1'] - old['f1']:+.6g}"
-    assert f"| f1 (primary) | {new['f1']:.6g} | {old['f1']:.6g} | {change} |" in md
+    change = format_change(new["f1"] - old["f1"])
+    verdict = "better" if new["f1"] > old["f1"] else "worse"
+    row = f"| f1 (primary) | {format_number(new['f1'])} | {format_number(old['f1'])} | {change}"
+    assert f"{row} {verdict} |" in md
 
     # committed, the same comparison is with the commit before
     git("commit", "-qam", "C=0.001", cwd=trained_project)
@@ -205,7 +209,7 @@ def test_the_html_renders_offline_in_a_real_browser(trained_template: Path, tmp_
     assert cells.rows[0] == ["Metric", "Workspace", "HEAD", "Change"]
     metrics = json.loads((trained_template / "metrics.json").read_text())
     shown = {row[0].removesuffix(" (primary)"): row[1:] for row in cells.rows[1:]}
-    assert shown == {name: [f"{v:.6g}", f"{v:.6g}", "0"] for name, v in metrics.items()}
+    assert shown == {name: [format_number(v), format_number(v), "0"] for name, v in metrics.items()}
 
     shot = tmp_path / "shot.png"
     chromium(f"--screenshot={shot}", "--window-size=1200,1600", url, profile=tmp_path / "profile")

@@ -8,6 +8,7 @@ from typing import Any
 
 from mlopsctl.core import config, dvcrepo
 from mlopsctl.core.config import flatten
+from mlopsctl.core.pipeline.metrics import best_first, is_number
 from mlopsctl.core.project import Project
 from mlopsctl.errors import BadInput, EnvironmentProblem
 
@@ -201,17 +202,22 @@ class GcPlan:
     keep: list[Experiment]
     remove: list[Experiment]
     metric: str
+    direction: str = "maximize"
 
 
 def plan_gc(project: Project, keep_best: int) -> GcPlan:
-    """Keep the `keep_best` best finished experiments by the primary metric; drop the rest
-    and every failed one. Queued and running experiments are never touched."""
-    metric = project.primary_metric()
+    """Keep the `keep_best` best finished experiments by the primary metric, in its
+    direction (the best is always kept, even with `keep_best` 0); drop the rest and every
+    failed one. Queued and running experiments are never touched."""
+    metric, direction = project.primary_metric(), project.metric_direction()
     experiments = [e for e in list_experiments(project) if e.kind == "experiment"]
     failed = [e for e in experiments if e.state == "failed"]
     finished = [e for e in experiments if e.state == "success"]
-    ranked = sorted(finished, key=lambda e: score(e, metric), reverse=True)
-    return GcPlan(keep=ranked[:keep_best], remove=ranked[keep_best:] + failed, metric=metric)
+    ranked = rank(finished, metric, direction)
+    kept = max(keep_best, 1)
+    return GcPlan(
+        keep=ranked[:kept], remove=ranked[kept:] + failed, metric=metric, direction=direction
+    )
 
 
 def remove(project: Project, experiments: list[Experiment]) -> None:
@@ -225,6 +231,12 @@ def remove(project: Project, experiments: list[Experiment]) -> None:
         )
 
 
-def score(exp: Experiment, metric: str) -> float:
-    value = exp.metrics.get(metric)
-    return float(value) if isinstance(value, int | float) else float("-inf")
+def rank(experiments: list[Experiment], metric: str, direction: str) -> list[Experiment]:
+    """Best first by `metric` in its direction; experiments without it last."""
+    return best_first(experiments, lambda e: e.metrics.get(metric), direction)
+
+
+def best(experiments: list[Experiment], metric: str, direction: str) -> Experiment | None:
+    """The finished experiment or commit with the best `metric` (None when none has it)."""
+    ranked = rank([e for e in experiments if e.state == "success"], metric, direction)
+    return ranked[0] if ranked and is_number(ranked[0].metrics.get(metric)) else None

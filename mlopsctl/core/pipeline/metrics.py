@@ -2,15 +2,83 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlopsctl.core.config import flatten
+from mlopsctl.core.project import MAXIMIZE, MINIMIZE
 from mlopsctl.errors import BadInput
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
+
+
+T = TypeVar("T")
+SIGNIFICANT_DIGITS = 4
+
+
+def format_number(value: Any, digits: int = SIGNIFICANT_DIGITS) -> str:
+    """A metric as every command prints it: 4 significant digits, all of a large number's
+    integer digits, no exponent between 1e-7 and 1e15, no trailing zeros
+    (0.973684 -> 0.9737, 12345.6 -> 12346, 0.00012 -> 0.00012, 3.0 -> 3).
+    Anything that is not a float is shown as it is (ints, strings; None as "-").
+    Gates pass more `digits`, so a failed comparison shows why."""
+    if value is None:
+        return "-"
+    if not isinstance(value, float):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    if value == 0:
+        return "0"
+    exponent = math.floor(math.log10(abs(value)))
+    if exponent >= 15 or exponent < -7:
+        return f"{value:.{digits}g}"
+    decimals = max(0, digits - 1 - exponent)
+    text = f"{value:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def format_change(change: float | None) -> str:
+    """A difference of two metrics in the same format, always signed ("+0.0123", "-45")."""
+    if change is None:
+        return "-"
+    if change == 0:
+        return "0"
+    text = format_number(float(change))
+    return text if text.startswith("-") else f"+{text}"
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def better(new: Any, old: Any, direction: str) -> bool | None:
+    """Whether `new` improves on `old` for a metric with this direction (`maximize` or
+    `minimize`); None when they are equal or either is not a number."""
+    if not (is_number(new) and is_number(old)) or new == old:
+        return None
+    return new < old if direction == MINIMIZE else new > old
+
+
+def best_first(items: Iterable[T], value: Callable[[T], Any], direction: str) -> list[T]:
+    """`items` ranked by their metric `value`, the best first: lowest first for a metric to
+    minimize, highest first otherwise. Items without a number come last, in their order."""
+    scored: list[tuple[float, T]] = []
+    unscored: list[T] = []
+    for item in items:
+        number = value(item)
+        if is_number(number) and not math.isnan(float(number)):
+            scored.append((float(number), item))
+        else:
+            unscored.append(item)
+    scored.sort(key=lambda pair: pair[0], reverse=direction == MAXIMIZE)  # stable on ties
+    return [item for _, item in scored] + unscored
 
 
 def read_metrics(root: Path, rev: str | None = None, repo: Repo | None = None) -> dict[str, Any]:

@@ -19,8 +19,13 @@ from typing import Any
 
 from mlopsctl.core.config import flatten
 from mlopsctl.core.files import write_atomic
-from mlopsctl.core.pipeline.metrics import read_metrics
-from mlopsctl.core.project import Project
+from mlopsctl.core.pipeline.metrics import (
+    better,
+    format_change,
+    format_number,
+    read_metrics,
+)
+from mlopsctl.core.project import MAXIMIZE, Project
 from mlopsctl.errors import BadInput, EnvironmentProblem
 
 DEFAULT_OUTPUT = "reports"
@@ -40,6 +45,12 @@ class MetricRow:
     rev_value: Any  # None when the rev does not have it
     change: float | None  # value - rev_value, for two numbers
     primary: bool
+    direction: str = "maximize"  # or minimize: whether a negative change is better
+
+    @property
+    def better(self) -> bool | None:
+        """The workspace's value improves on the rev's (None: equal, or not two numbers)."""
+        return better(self.value, self.rev_value, self.direction)
 
 
 @dataclass(frozen=True)
@@ -117,15 +128,23 @@ def collect_report(project: Project, rev: str = "HEAD") -> Report:
         rev_commit=rev_commit,
         rev_has_metrics=bool(rev_metrics),
         primary_metric=primary,
-        metrics=metric_rows(metrics, rev_metrics, primary),
+        metrics=metric_rows(
+            metrics, rev_metrics, primary, project.metric_directions([*metrics, *rev_metrics])
+        ),
         params=[(name, describe_value(value)) for name, value in flatten(project.params()).items()],
         images=images,
         plot_data=plot_data,
     )
 
 
-def metric_rows(workspace: dict[str, Any], at_rev: dict[str, Any], primary: str) -> list[MetricRow]:
-    """One row per metric in either, the primary metric first."""
+def metric_rows(
+    workspace: dict[str, Any],
+    at_rev: dict[str, Any],
+    primary: str,
+    directions: dict[str, str] | None = None,
+) -> list[MetricRow]:
+    """One row per metric in either, the primary metric first; `directions` says which
+    metrics are better lower (maximize when not given)."""
     names = list(workspace) + [name for name in at_rev if name not in workspace]
     names.sort(key=lambda name: name != primary)  # stable: keeps DVC's order otherwise
     rows = []
@@ -133,7 +152,8 @@ def metric_rows(workspace: dict[str, Any], at_rev: dict[str, Any], primary: str)
         value: Any = workspace.get(name)
         old: Any = at_rev.get(name)
         change = round(value - old, 12) if _is_number(value) and _is_number(old) else None
-        rows.append(MetricRow(name, value, old, change, name == primary))
+        direction = (directions or {}).get(name, MAXIMIZE)
+        rows.append(MetricRow(name, value, old, change, name == primary, direction))
     return rows
 
 
@@ -152,18 +172,19 @@ def describe_value(value: Any) -> str:
     return str(value)
 
 
-def format_number(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """A metric's cell: numbers in the one metric format, "—" when missing."""
     if value is None:
         return "—"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return describe_value(value)
+    return format_number(value) if isinstance(value, float) else describe_value(value)
 
 
-def format_change(change: float | None) -> str:
-    if change is None:
+def show_change(row: MetricRow) -> str:
+    """The change cell: signed, and whether it is better in the metric's direction."""
+    if row.change is None:
         return "—"
-    return "0" if change == 0 else f"{change:+.6g}"
+    verdict = "" if row.better is None else " better" if row.better else " worse"
+    return format_change(row.change) + verdict
 
 
 # -- reading the repository ------------------------------------------------------------
@@ -278,9 +299,9 @@ def _metric_header(report: Report) -> list[str]:
 
 
 def _metric_cells(report: Report, row: MetricRow) -> list[str]:
-    cells = [format_number(row.value)]
+    cells = [show_value(row.value)]
     if report.rev_has_metrics:
-        cells += [format_number(row.rev_value), format_change(row.change)]
+        cells += [show_value(row.rev_value), show_change(row)]
     return cells
 
 

@@ -62,6 +62,8 @@ class RunResult:
     baseline_metrics: dict[str, Any] = field(default_factory=dict)
     baseline: str = "HEAD"
     primary_metric: str = "f1"
+    # maximize | minimize for each metric (Project.metric_directions)
+    directions: dict[str, str] = field(default_factory=dict)
 
 
 class StageFailed(CheckFailed):
@@ -190,15 +192,18 @@ def _result(
     stages: list[StageRun],
     baseline: str = "HEAD",
 ) -> RunResult:
+    metrics = read_metrics(project.root)
+    baseline_metrics = read_metrics(project.root, baseline)
     return RunResult(
         up_to_date=up_to_date,
         params_changed=changed,
         experiment=exp,
         stages=stages,
-        metrics=read_metrics(project.root),
-        baseline_metrics=read_metrics(project.root, baseline),
+        metrics=metrics,
+        baseline_metrics=baseline_metrics,
         baseline=baseline,
         primary_metric=project.primary_metric(),
+        directions=project.metric_directions([*metrics, *baseline_metrics]),
     )
 
 

@@ -26,6 +26,7 @@ class SweepResult:
     primary_metric: str
     experiments: list[Any]  # core.experiments.Experiment, best first
     failed: list[str]
+    direction: str = "maximize"  # of the primary metric: best first means lowest first
 
 
 def sweep(
@@ -99,13 +100,11 @@ def sweep(
                 thread.join()
             if original is not None:
                 write_atomic(project.params_path, original)
-    metric = project.primary_metric()
+    metric, direction = project.primary_metric(), project.metric_direction()
     found = {e.name: e for e in exps.list_experiments(project) if e.name in names}
     failed = [n for n in names if n in failures or n not in found or found[n].state != "success"]
-    ranked = sorted(
-        (found[n] for n in names if n in found and n not in failed),
-        key=lambda e: exps.score(e, metric),
-        reverse=True,
+    ranked = exps.rank(
+        [found[n] for n in names if n in found and n not in failed], metric, direction
     )
     return SweepResult(
         names=names,
@@ -113,4 +112,5 @@ def sweep(
         primary_metric=metric,
         experiments=ranked,
         failed=failed,
+        direction=direction,
     )

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from mlopsctl.core.pipeline.metrics import format_number
+from mlopsctl.core.project import MAXIMIZE, MINIMIZE, Project
 from mlopsctl.core.settings import SETTINGS_FILE, tool_table
 from mlopsctl.errors import BadInput
 
@@ -17,7 +19,12 @@ SETTINGS_TABLE = "tool.mlopsctl.promotion"
 DEFAULT_STAGES = ("staging", "production")
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_TOLERANCE = 0.005
+# a default threshold where a metric's scale says what no better than chance is: a model
+# that predicts the mean has r2 0; predicting 0.5 everywhere has brier 0.25; predicting 0,
+# mape 1. Other scores to maximize (f1, roc_auc, accuracy...) start at DEFAULT_THRESHOLD.
+CHANCE_LEVELS = {"r2": 0.0, "brier": 0.25, "mape": 1.0}
 VALIDATE_STAGE = "validate"
+GATE_DIGITS = 6  # a gate shows enough digits to see why it failed
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -89,12 +96,26 @@ class PromotionSettings:
         return stage
 
 
-def load_settings(root: Path, primary_metric: str) -> PromotionSettings:
-    """The project's promotion settings; defaults gate on the primary metric."""
+def default_rules(metric: str, direction: str) -> tuple[list[str], list[str]]:
+    """(thresholds, champion rules) when the project sets none, in the metric's direction:
+    at least chance level for a score to maximize, at most it for one to minimize (no
+    threshold for errors with no scale of their own: rmse, mae); and no worse than the
+    champion by more than the tolerance (lower is better for rmse)."""
+    name = metric.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+    level = CHANCE_LEVELS.get(name, DEFAULT_THRESHOLD if direction == MAXIMIZE else None)
+    if direction == MINIMIZE:
+        thresholds = [f"{metric} <= {level:g}"] if level is not None else []
+        return thresholds, [f"{metric} <= champion + {DEFAULT_TOLERANCE}"]
+    thresholds = [f"{metric} >= {level:g}"] if level is not None else []
+    return thresholds, [f"{metric} >= champion - {DEFAULT_TOLERANCE}"]
+
+
+def load_settings(root: Path, primary_metric: str, direction: str = MAXIMIZE) -> PromotionSettings:
+    """The project's promotion settings; defaults gate on the primary metric, in its
+    direction (`maximize` or `minimize`)."""
     path = root / SETTINGS_FILE
     table = tool_table(root, "promotion")
-    defaults_thresholds = [f"{primary_metric} >= {DEFAULT_THRESHOLD}"]
-    defaults_champion = [f"{primary_metric} >= champion - {DEFAULT_TOLERANCE}"]
+    defaults_thresholds, defaults_champion = default_rules(primary_metric, direction)
     stages = table.get("stages", list(DEFAULT_STAGES))
     thresholds = table.get("thresholds", defaults_thresholds)
     champion = table.get("champion", defaults_champion)
@@ -117,6 +138,11 @@ def load_settings(root: Path, primary_metric: str) -> PromotionSettings:
         champion=tuple(parse_rule(t, champion=True) for t in champion),
         source=f"{SETTINGS_FILE} [{SETTINGS_TABLE}]" if table else "defaults",
     )
+
+
+def project_settings(project: Project) -> PromotionSettings:
+    """load_settings for the project's primary metric in its direction."""
+    return load_settings(project.root, project.primary_metric(), project.metric_direction())
 
 
 def _strings(value: object) -> bool:
@@ -254,7 +280,7 @@ def metric_gates(
             continue
         target = float(reference) + rule.value
         ok = _number(value) and OPERATORS[rule.op](float(value), target)
-        expected = f"{rule.op} {target:.6g} ({version}: {float(reference):.6g})"
+        expected = f"{rule.op} {_show(target)} ({version}: {_show(float(reference))})"
         gates.append(GateResult(name, expected, _show(value), bool(ok)))
     return gates
 
@@ -283,4 +309,4 @@ def _number(value: Any) -> TypeGuard[float]:
 def _show(value: Any) -> str:
     if value is None:
         return "missing"
-    return f"{value:.6g}" if _number(value) else str(value)
+    return format_number(float(value), GATE_DIGITS) if _number(value) else str(value)

@@ -119,7 +119,7 @@ def next_version(state: states.ModelState, bump: str | None) -> str:
 def promote(project: Project, request: PromoteRequest) -> PromoteResult:
     head = open_registry(project)
     root = project.root
-    settings = gates.load_settings(root, project.primary_metric())
+    settings = gates.project_settings(project)
     stage = settings.check_stage(request.stage)
     if not request.dry_run:
         vcs.require_identity(root)  # before any work: tags need a tagger
@@ -329,7 +329,7 @@ def rollback(
 ) -> RollbackResult:
     open_registry(project)
     root = project.root
-    settings = gates.load_settings(root, project.primary_metric())
+    settings = gates.project_settings(project)
     settings.check_stage(stage)
     if not dry_run:
         vcs.require_identity(root)

@@ -17,6 +17,7 @@ from mlopsctl.core.pipeline.report import (
     metric_rows,
     render_html,
     render_markdown,
+    show_change,
 )
 
 
@@ -91,7 +92,7 @@ def test_markdown_has_the_tables_and_links_images_relative_to_the_output(tmp_pat
     assert "# Model report: demo" in text
     assert "commit 01234567; metrics compared with HEAD (fedcba98)" in text
     assert "| Metric | Workspace | HEAD | Change |" in text
-    assert "| f1 (primary) | 0.9 | 0.85 | +0.05 |" in text
+    assert "| f1 (primary) | 0.9 | 0.85 | +0.05 better |" in text
     assert "| accuracy | 0.8 | 0.8 | 0 |" in text
     assert "| data.features.numeric | 30 items |" in text
     assert "![plots/images/roc curve.png](../../project/plots/images/roc%20curve.png)" in text
@@ -120,7 +121,9 @@ def test_html_is_self_contained_with_images_inline(tmp_path: Path) -> None:
     uris = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert [base64.b64decode(u) for u in uris] == [tiny_png()]
     assert '<table id="metrics">' in page
-    assert '<td class="num">0.9</td><td class="num">0.85</td><td class="num">+0.05</td>' in page
+    assert (
+        '<td class="num">0.9</td><td class="num">0.85</td><td class="num">+0.05 better</td>' in page
+    )
 
 
 def test_every_text_is_escaped(tmp_path: Path) -> None:
@@ -138,4 +141,18 @@ def test_every_text_is_escaped(tmp_path: Path) -> None:
     assert page.count("<script>") == 1  # only the page's own image counter
     text = render_markdown(report, tmp_path / "reports")
     assert "<script>" not in text and "<b>" not in text
-    assert "| &lt;script&gt;alert('x')&lt;/script&gt; \\| &amp; \"q\" | 1 | 0.5 | +0.5 |" in text
+    assert (
+        "| &lt;script&gt;alert('x')&lt;/script&gt; \\| &amp; \"q\" | 1 | 0.5 | +0.5 better |"
+        in text
+    )
+
+
+def test_the_change_column_says_better_in_the_metrics_direction() -> None:
+    rows = metric_rows(
+        {"rmse": 12000.0, "r2": 0.81}, {"rmse": 12345.6, "r2": 0.8}, "rmse", {"rmse": "minimize"}
+    )
+    by_name = {row.name: row for row in rows}
+    assert by_name["rmse"].better is True and show_change(by_name["rmse"]) == "-345.6 better"
+    assert by_name["r2"].direction == "maximize" and show_change(by_name["r2"]) == "+0.01 better"
+    worse = metric_rows({"rmse": 2.5}, {"rmse": 2.0}, "rmse", {"rmse": "minimize"})[0]
+    assert worse.better is False and show_change(worse) == "+0.5 worse"

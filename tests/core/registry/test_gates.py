@@ -62,3 +62,33 @@ def test_champion_gate_uses_the_holders_value() -> None:
     assert champion.gate == "f1 vs production" and not champion.passed
     assert "v0.1.0: 0.96" in champion.expected
     assert metric_gates(settings, {"f1": 0.95}, "production", None)[-1].passed
+
+
+@pytest.mark.parametrize(
+    ("metric", "direction", "thresholds", "champion"),
+    [
+        ("f1", "maximize", ["f1 >= 0.5"], ["f1 >= champion - 0.005"]),
+        ("r2", "maximize", ["r2 >= 0"], ["r2 >= champion - 0.005"]),
+        ("rmse", "minimize", [], ["rmse <= champion + 0.005"]),
+        ("mape", "minimize", ["mape <= 1"], ["mape <= champion + 0.005"]),
+        ("brier", "minimize", ["brier <= 0.25"], ["brier <= champion + 0.005"]),
+    ],
+)
+def test_default_gates_follow_the_metrics_direction(
+    tmp_path: Path, metric: str, direction: str, thresholds: list[str], champion: list[str]
+) -> None:
+    settings = load_settings(tmp_path, metric, direction)
+    assert [r.text for r in settings.thresholds] == thresholds
+    assert [r.text for r in settings.champion] == champion
+
+
+def test_a_lower_rmse_beats_the_champion() -> None:
+    settings = load_settings(Path("/nonexistent"), "rmse", "minimize")
+    holder = ("v0.0.1", {"rmse": 12345.6})
+    (lower,) = metric_gates(settings, {"rmse": 12000.0}, "production", holder)
+    assert lower.passed and lower.expected == "<= 12345.6 (v0.0.1: 12345.6)"
+    (higher,) = metric_gates(settings, {"rmse": 12400.0}, "production", holder)
+    assert not higher.passed and higher.actual == "12400"
+    # within the tolerance is not worse
+    (tie,) = metric_gates(settings, {"rmse": 12345.604}, "production", holder)
+    assert tie.passed
