@@ -15,6 +15,7 @@ from mlopsctl.cli import exp as exp_cmd
 from mlopsctl.cli import init as init_cmd
 from mlopsctl.cli import monitor as monitor_cmd
 from mlopsctl.cli import promote as promote_cmd
+from mlopsctl.cli import push as push_cmd
 from mlopsctl.cli import report as report_cmd
 from mlopsctl.cli import reproduce as reproduce_cmd
 from mlopsctl.cli import retrain as retrain_cmd
@@ -42,6 +43,7 @@ app.command("reproduce")(reproduce_cmd.reproduce)
 app.add_typer(registry_app, name="registry")
 app.command("serve")(serve_cmd.serve)
 app.command("build")(build_cmd.build)
+app.command("push")(push_cmd.push)
 app.add_typer(monitor_cmd.app)
 app.command("retrain")(retrain_cmd.retrain)
 
