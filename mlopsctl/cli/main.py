@@ -12,6 +12,7 @@ from mlopsctl.cli import build as build_cmd
 from mlopsctl.cli import check as check_cmd
 from mlopsctl.cli import data as data_cmd
 from mlopsctl.cli import exp as exp_cmd
+from mlopsctl.cli import export as export_cmd
 from mlopsctl.cli import init as init_cmd
 from mlopsctl.cli import monitor as monitor_cmd
 from mlopsctl.cli import promote as promote_cmd
@@ -46,6 +47,7 @@ app.command("build")(build_cmd.build)
 app.command("push")(push_cmd.push)
 app.add_typer(monitor_cmd.app)
 app.command("retrain")(retrain_cmd.retrain)
+app.add_typer(export_cmd.app)
 
 
 def _version(value: bool) -> None:
