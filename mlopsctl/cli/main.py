@@ -11,6 +11,7 @@ from mlopsctl import __version__
 from mlopsctl.cli import build as build_cmd
 from mlopsctl.cli import check as check_cmd
 from mlopsctl.cli import data as data_cmd
+from mlopsctl.cli import deploy as deploy_cmd
 from mlopsctl.cli import exp as exp_cmd
 from mlopsctl.cli import export as export_cmd
 from mlopsctl.cli import init as init_cmd
@@ -40,6 +41,7 @@ app.add_typer(data_cmd.app)
 app.add_typer(check_cmd.app)
 app.command("promote")(promote_cmd.promote)
 app.command("rollback")(promote_cmd.rollback)
+app.command("deploy")(deploy_cmd.deploy)
 app.command("reproduce")(reproduce_cmd.reproduce)
 app.add_typer(registry_app, name="registry")
 app.command("serve")(serve_cmd.serve)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from mlopsctl.cli import options
+from mlopsctl.cli.deploy import render_deploy
 
 if TYPE_CHECKING:
+    from mlopsctl.core.export.deploy import DeployResult
     from mlopsctl.core.registry.gates import GateResult
 
 
@@ -37,9 +40,13 @@ def promote(
     import json
 
     from mlopsctl.console import console
+    from mlopsctl.core.export.deploy import has_serving
     from mlopsctl.core.registry.promote import GatesFailed, PromoteRequest
     from mlopsctl.core.registry.promote import promote as run_promote
+    from mlopsctl.core.registry.queries import registry_root
 
+    root = registry_root()
+    deploying = has_serving(root) and not dry_run
     request = PromoteRequest(
         stage=to,
         name=name,
@@ -48,7 +55,7 @@ def promote(
         dry_run=dry_run,
         force=force,
         reason=reason,
-        push=push,
+        push=push and not deploying,
     )
     try:
         result = run_promote(request)
@@ -58,8 +65,13 @@ def promote(
         else:
             render_gates(exc.result.gates, f"{exc.result.name} {exc.result.version} -> {to}")
         raise
+    moved = (
+        _deploy(root, result.name, to, push, result.tags) if deploying and result.written else None
+    )
+    if moved is not None and moved.pushed_to:
+        result.pushed_to = moved.pushed_to
     if as_json:
-        console().print_json(json.dumps(_result_json(result)))
+        console().print_json(json.dumps({**_result_json(result), "deploy": _deploy_json(moved)}))
         return
     out = console()
     render_gates(result.gates, f"{result.name} {result.version} -> {result.stage}")
@@ -77,6 +89,33 @@ def promote(
     )
     if result.pushed_to:
         out.print(f"  pushed to {result.pushed_to}")
+    if moved is not None:
+        render_deploy(moved, as_json=False)
+
+
+def _deploy(root: Path, name: str, stage: str, push: bool, tags: list[str]) -> DeployResult | None:
+    """After a promotion or rollback: move the stage's overlay (when it is one of the exported
+    stages), and push the tags with the commit."""
+    from mlopsctl.core.export.deploy import deploy, read_spec
+    from mlopsctl.core.export.serving import DEFAULT_OUT
+    from mlopsctl.errors import BadInput
+
+    spec = read_spec(root / DEFAULT_OUT)
+    if stage not in spec.stages or name != spec.name:
+        return None
+    try:
+        return deploy(root, stage, push=push, tags=tags)
+    except BadInput as exc:
+        raise BadInput(
+            f"{exc.message}; the registry change is recorded, the deployment did not move",
+            f"{exc.hint}, then: mlopsctl deploy {stage}" + (" --push" if push else ""),
+        ) from None
+
+
+def _deploy_json(moved: DeployResult | None) -> dict[str, object] | None:
+    from dataclasses import asdict
+
+    return asdict(moved) if moved is not None else None
 
 
 def rollback(
@@ -92,11 +131,18 @@ def rollback(
     from dataclasses import asdict
 
     from mlopsctl.console import console
+    from mlopsctl.core.export.deploy import has_serving
     from mlopsctl.core.registry.promote import rollback as run_rollback
+    from mlopsctl.core.registry.queries import registry_root
 
-    result = run_rollback(name, stage, reason=reason, push=push, dry_run=dry_run)
+    root = registry_root()
+    deploying = has_serving(root) and not dry_run
+    result = run_rollback(name, stage, reason=reason, push=push and not deploying, dry_run=dry_run)
+    moved = _deploy(root, name, stage, push, result.tags) if deploying and result.written else None
+    if moved is not None and moved.pushed_to:
+        result.pushed_to = moved.pushed_to
     if as_json:
-        console().print_json(json.dumps(asdict(result)))
+        console().print_json(json.dumps({**asdict(result), "deploy": _deploy_json(moved)}))
         return
     verb = "Rolled back" if result.written else "dry run: would roll back"
     console().print(
@@ -106,6 +152,8 @@ def rollback(
     )
     if result.pushed_to:
         console().print(f"  pushed to {result.pushed_to}")
+    if moved is not None:
+        render_deploy(moved, as_json=False)
 
 
 def render_gates(gates: list[GateResult], title: str) -> None:

@@ -237,13 +237,14 @@ class _Registry:
         if self.authorization:
             send["Authorization"] = self.authorization
         if body is not None:
-            send["Content-Length"] = str(length if length is not None else len(body))  # type: ignore[arg-type]
+            size = length if length is not None else len(body) if isinstance(body, bytes) else 0
+            send["Content-Length"] = str(size)
         elif method in ("PUT", "POST"):
             send["Content-Length"] = "0"
         conn = self._connection(parts.scheme, parts.netloc)
         for attempt in (1, 2):
             try:
-                conn.request(method, path, body=body, headers=send)  # type: ignore[arg-type]
+                conn.request(method, path, body=body, headers=send)
                 response = conn.getresponse()
                 data = response.read()
                 break

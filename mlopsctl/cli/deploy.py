@@ -1,0 +1,49 @@
+"""`mlopsctl deploy STAGE`: move the stage's overlay to its registry holder's digest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from mlopsctl.cli import options
+
+if TYPE_CHECKING:
+    from mlopsctl.core.export.deploy import DeployResult
+
+
+def deploy(
+    stage: str = typer.Argument(..., help="The stage (its overlay in deploy/serving/overlays)."),
+    name: str = typer.Option(None, "--name", help="The model (default: the exported one)."),
+    out: Path = typer.Option(Path("deploy/serving"), "--out", help="The exported folder."),
+    push: bool = typer.Option(False, "--push", help="Push the commit to the git remote."),
+    as_json: options.Json = False,
+) -> None:
+    """Pin the stage's overlay to the image of the version holding the stage, in one commit."""
+    from mlopsctl.core.export.deploy import deploy as run_deploy
+    from mlopsctl.core.registry.queries import registry_root
+
+    render_deploy(run_deploy(registry_root(), stage, name=name, out=out, push=push), as_json)
+
+
+def render_deploy(result: DeployResult, as_json: bool) -> None:
+    import json
+    from dataclasses import asdict
+
+    from mlopsctl.console import console
+
+    if as_json:
+        console().print_json(json.dumps(asdict(result)))
+        return
+    out = console()
+    if result.commit is None:
+        out.print(f"{result.stage} already deploys {result.version} {result.image}", soft_wrap=True)
+        return
+    out.print(
+        f"[green]Deployed[/] {result.version} to {result.stage}: {result.image} "
+        f"(commit {result.commit[:8]})",
+        soft_wrap=True,
+    )
+    if result.pushed_to:
+        out.print(f"  pushed to {result.pushed_to}")
