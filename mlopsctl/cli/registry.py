@@ -88,9 +88,16 @@ def lineage(
     import json
 
     from mlopsctl.console import console
-    from mlopsctl.core.registry.queries import version_lineage
+    from mlopsctl.core.export.deploy import deployments
+    from mlopsctl.core.registry.queries import registry_root, version_lineage
 
     record = version_lineage(ref)
+    # where the version runs: the overlays in git that pin it (mlopsctl deploy)
+    record["deployed"] = [
+        {"stage": d.stage, "overlay": d.overlay, "digest": d.digest, "image": d.image}
+        for d in deployments(registry_root())
+        if d.version == record.get("version")
+    ]
     if as_json:
         console().print_json(json.dumps(record))
         return
@@ -109,4 +116,6 @@ def lineage(
     for key in ("by", "at", "mlopsctl_version", "source"):
         if record.get(key):
             table.add_row(key, str(record[key]))
+    for place in record["deployed"]:
+        table.add_row(f"deployed {place['stage']}", f"{place['overlay']} {place['digest']}")
     out.print(table)

@@ -237,6 +237,7 @@ def base_documents(spec: ServingSpec) -> dict[str, list[dict[str, Any]]]:
                 "spec": {
                     "to": {"kind": "Service", "name": service, "weight": 100},
                     "port": {"targetPort": port_name(spec.target)},
+                    "wildcardPolicy": "None",
                     "tls": {
                         "termination": "edge",
                         "insecureEdgeTerminationPolicy": "Redirect",
