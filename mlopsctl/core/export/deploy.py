@@ -170,6 +170,8 @@ def deploy(
     vcs.git(root, "add", "--", *paths)
     changed = vcs.output(root, "diff", "--cached", "--name-only", "--", *paths).split()
     result.files = changed
+    if not changed:  # the workspace had drifted from HEAD, which already pins it
+        return result
     message = f"deploy: {spec.name} {stage} -> {pin.version} ({pin.digest})"
     vcs.git(root, "commit", "--quiet", "--no-verify", "-m", message, "--", *paths)
     result.commit = vcs.output(root, "rev-parse", "HEAD")
