@@ -40,13 +40,10 @@ def promote(
     import json
 
     from mlopsctl.console import console
-    from mlopsctl.core.export.deploy import has_serving
     from mlopsctl.core.registry.promote import GatesFailed, PromoteRequest
     from mlopsctl.core.registry.promote import promote as run_promote
-    from mlopsctl.core.registry.queries import registry_root
 
-    root = registry_root()
-    deploying = has_serving(root) and not dry_run
+    root, deploying = _serving_root(dry_run)
     request = PromoteRequest(
         stage=to,
         name=name,
@@ -93,6 +90,20 @@ def promote(
         render_deploy(moved, as_json=False)
 
 
+def _serving_root(dry_run: bool) -> tuple[Path, bool]:
+    """The registry's root, and whether its stages are deployed from deploy/serving (outside
+    a repository the promotion itself says what is wrong)."""
+    from mlopsctl.core.export.deploy import has_serving
+    from mlopsctl.core.registry.queries import registry_root
+    from mlopsctl.errors import MlopsctlError
+
+    try:
+        root = registry_root()
+    except MlopsctlError:
+        return Path.cwd(), False
+    return root, has_serving(root) and not dry_run
+
+
 def _deploy(root: Path, name: str, stage: str, push: bool, tags: list[str]) -> DeployResult | None:
     """After a promotion or rollback: move the stage's overlay (when it is one of the exported
     stages), and push the tags with the commit."""
@@ -131,12 +142,9 @@ def rollback(
     from dataclasses import asdict
 
     from mlopsctl.console import console
-    from mlopsctl.core.export.deploy import has_serving
     from mlopsctl.core.registry.promote import rollback as run_rollback
-    from mlopsctl.core.registry.queries import registry_root
 
-    root = registry_root()
-    deploying = has_serving(root) and not dry_run
+    root, deploying = _serving_root(dry_run)
     result = run_rollback(name, stage, reason=reason, push=push and not deploying, dry_run=dry_run)
     moved = _deploy(root, name, stage, push, result.tags) if deploying and result.written else None
     if moved is not None and moved.pushed_to:
