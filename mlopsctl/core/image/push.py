@@ -31,6 +31,7 @@ _MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
 )
 _BLOCK = 1 << 20
+_PARALLEL = 4  # blob uploads at once
 _TLS_HINT = "for a registry on loopback without TLS pass --tls-verify=false"
 
 
@@ -185,6 +186,14 @@ class _Registry:
         self.authorization: str | None = None
         self.connections: dict[tuple[str, str], HTTPConnection] = {}
         self.base = f"https://{ref.registry}"
+
+    def fork(self) -> _Registry:
+        """Another connection to the same registry, with the same scheme and credentials
+        (for uploading blobs side by side)."""
+        other = _Registry(self.ref, self.tls_verify)
+        other.scheme, other.base = self.scheme, self.base
+        other.creds, other.authorization = self.creds, self.authorization
+        return other
 
     def close(self) -> None:
         for conn in self.connections.values():
@@ -379,24 +388,39 @@ def push_image(
 
 
 def _push(registry: _Registry, target: ImageRef, image: _ImageTar) -> PushResult:
+    from concurrent.futures import ThreadPoolExecutor
+
     registry.connect()
     repo = target.repository
     result = PushResult(ref=str(target), digest=image.digest)
-    with open(image.path, "rb") as fh:
-        for descriptor in image.blobs:
-            digest = str(descriptor["digest"])
-            head, _ = registry.request("HEAD", f"/v2/{repo}/blobs/{digest}", expect=(200, 404))
-            if head.status == 200:
-                result.skipped.append(digest)
-                continue
-            for _attempt in (1, 2):
-                try:
-                    _upload(registry, repo, image, digest, fh)
-                    break
-                except _Retry:
-                    continue
-            result.sent.append(digest)
-            result.bytes_sent += int(descriptor.get("size") or 0)
+    missing = []
+    for descriptor in image.blobs:
+        digest = str(descriptor["digest"])
+        head, _ = registry.request("HEAD", f"/v2/{repo}/blobs/{digest}", expect=(200, 404))
+        if head.status == 200:
+            result.skipped.append(digest)
+        else:
+            missing.append(descriptor)
+
+    def send(descriptor: dict[str, object]) -> None:
+        worker = registry.fork()
+        try:
+            with open(image.path, "rb") as fh:
+                for _attempt in (1, 2):
+                    try:
+                        _upload(worker, repo, image, str(descriptor["digest"]), fh)
+                        return
+                    except _Retry:
+                        continue
+        finally:
+            worker.close()
+
+    # the blobs side by side, as skopeo and docker do: a registry spends its time storing
+    with ThreadPoolExecutor(max_workers=max(1, min(_PARALLEL, len(missing)))) as pool:
+        list(pool.map(send, missing))
+    for descriptor in missing:
+        result.sent.append(str(descriptor["digest"]))
+        result.bytes_sent += int(str(descriptor.get("size") or 0))
     response, _ = registry.request(
         "PUT",
         f"/v2/{repo}/manifests/{target.tag}",
