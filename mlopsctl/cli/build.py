@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mlopsctl.cli import options
-from mlopsctl.cli.render import print_json
+from mlopsctl.cli.render import print_json, render_push
 
 
 def build(
@@ -50,6 +50,10 @@ def build(
         help="--kind pipeline: a base tar to put in the image for the serving images the "
         "pipeline builds (their MLOPSCTL_BASE_IMAGE).",
     ),
+    push: str = typer.Option(
+        None, "--push", metavar="REGISTRY/REPO[:TAG]", help="Push the built image there."
+    ),
+    tls_verify: str = typer.Option("true", "--tls-verify", metavar="BOOL", help=options.TLS_HELP),
     as_json: options.Json = False,
 ) -> None:
     """Build a container image that serves the model (reproducible: same inputs, same digest)."""
@@ -68,10 +72,19 @@ def build(
     from mlopsctl.core.image.build import build_image
     from mlopsctl.core.model.source import resolve_model
 
+    if push and context_only is not None:
+        raise BadInput("--push needs an image, --context-only builds none", "drop one of them")
     source = resolve_model(ref, rev, Path.cwd())
     result = build_image(
         source, base=base, builder=builder, tag=tag, output=output, context_only=context_only
     )
+    pushed = None
+    if push and result.output is not None:
+        from mlopsctl.core.image.push import push_image
+
+        pushed = push_image(
+            result.output, push, tls_verify=options.tls_flag(tls_verify), lock=result.lock
+        )
     if as_json:
         print_json(
             {
@@ -85,6 +98,7 @@ def build(
                 "context": str(result.context) if context_only else None,
                 "size": result.size,
                 "labels": result.labels,
+                "pushed": pushed.ref if pushed else None,
             }
         )
         return
@@ -104,3 +118,5 @@ def build(
         out.print(f"  load it: {loader} load -i {result.output}", soft_wrap=True)
     if result.lock is not None:
         out.print(f"  {result.lock}, {result.sbom}", soft_wrap=True)
+    if pushed is not None:
+        render_push(pushed, as_json=False)

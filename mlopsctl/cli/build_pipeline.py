@@ -34,7 +34,7 @@ def build_pipeline(
             "--kind pipeline is built by the native builder only (no build context)",
             "drop --builder and --context-only",
         )
-    project = find_project()
+    project = find_project(Path.cwd())
     image = build_pipeline_image(
         project.root,
         base=base,

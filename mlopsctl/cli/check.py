@@ -79,3 +79,12 @@ def data_valid(
     from mlopsctl.core.project import find_project
 
     _report(checks.data_valid(find_project(Path.cwd()).root, files or ()))
+
+
+@app.command("deploy-current")
+def deploy_current(files: list[str] = typer.Argument(None, hidden=True)) -> None:
+    """Each stage's overlay in deploy/serving pins its registry holder's image digest."""
+    from mlopsctl.core import hooks as checks
+    from mlopsctl.core.registry.queries import registry_root
+
+    _report(checks.deploy_current(registry_root(Path.cwd())))

@@ -120,7 +120,7 @@ def _export(
     from mlopsctl.core.export.plan import plan_export
     from mlopsctl.core.project import find_project
 
-    project = find_project()
+    project = find_project(Path.cwd())
     if engine == "kfp":
         from mlopsctl.core.export.kfp import require_kfp
 
@@ -194,3 +194,100 @@ def kfp(
 ) -> None:
     """Kubeflow Pipelines v2 pipelines (OpenShift AI's data science pipelines), compiled."""
     _export("kfp", out, image, registry, remote, git_url, git_revision, force, as_json)
+
+
+@app.command("serving")
+def serving(
+    target: str = typer.Option(
+        "kserve", "--target", help="kserve (InferenceService) or kubernetes."
+    ),
+    out: Path = typer.Option(Path("deploy/serving"), "--out", help="The folder to write."),
+    name: str = typer.Option(None, "--name", help="The model (default: the project's)."),
+    route: bool = typer.Option(False, "--route", help="Add an OpenShift Route (TLS edge)."),
+    repo_url: str = typer.Option(
+        None,
+        "--repo-url",
+        help="The git repository Argo CD syncs from (default: remote origin's URL); "
+        "a separate GitOps repository works too.",
+    ),
+    repo_path: str = typer.Option(
+        None, "--repo-path", help="The folder's path in that repository (default: --out)."
+    ),
+    revision: str = typer.Option("HEAD", "--revision", help="The branch Argo CD follows."),
+    auto_sync: bool = typer.Option(
+        False, "--auto-sync", help="Argo CD syncs by itself (prune, self-heal)."
+    ),
+    argocd_namespace: str = typer.Option(
+        "argocd", "--argocd-namespace", help="Argo CD's namespace (openshift-gitops there)."
+    ),
+    namespace_prefix: str = typer.Option(
+        None, "--namespace-prefix", help="Stage S deploys to PREFIX-S (default: the name)."
+    ),
+    stages: list[str] = typer.Option(
+        None, "--stage", help="Stages to deploy (repeat; default: the promotion stages)."
+    ),
+    force: options.Overwrite = False,
+    as_json: options.Json = False,
+) -> None:
+    """Kustomize base + one overlay per stage (image pinned by digest) + Argo CD apps."""
+    import json
+    from dataclasses import asdict
+
+    from mlopsctl.console import console
+    from mlopsctl.core import git as vcs
+    from mlopsctl.core.export.deploy import SPEC_FILE, export_serving
+    from mlopsctl.core.export.serving import ServingSpec
+    from mlopsctl.core.model.source import artifact_name
+    from mlopsctl.core.project import find_project
+    from mlopsctl.core.registry.gates import load_settings
+    from mlopsctl.errors import BadInput
+
+    project = find_project(Path.cwd())
+    root = project.root
+    folder = out if out.is_absolute() else root / out
+    if (
+        folder.exists()
+        and any(folder.iterdir())
+        and not (folder / SPEC_FILE).is_file()
+        and not force
+    ):
+        raise BadInput(f"{folder} exists and was not written by mlopsctl", "pass --force")
+    url = repo_url or vcs.output(root, "remote", "get-url", "origin")
+    if not url:
+        raise BadInput("no git remote origin to point Argo CD at", "pass --repo-url URL")
+    relative = folder.relative_to(root).as_posix() if folder.is_relative_to(root) else str(out)
+    spec = ServingSpec(
+        name=name or artifact_name(root),
+        target=target,
+        route=route,
+        repo_url=url,
+        repo_path=repo_path or relative,
+        revision=revision,
+        auto_sync=auto_sync,
+        argocd_namespace=argocd_namespace,
+        namespace_prefix=namespace_prefix or "",
+        stages=list(stages or load_settings(root, project.primary_metric()).stages),
+    )
+    result = export_serving(root, spec, folder)
+    if as_json:
+        console().print_json(
+            json.dumps(
+                {
+                    "out": str(folder),
+                    "files": [str(f.relative_to(folder)) for f in result.files],
+                    "pins": [asdict(p) for p in result.pins],
+                    "unheld": result.unheld,
+                }
+            )
+        )
+        return
+    show = console()
+    show.print(f"[green]Wrote[/] {folder} ({target}, {len(result.files)} files)", soft_wrap=True)
+    for pin in result.pins:
+        show.print(f"  {pin.stage}: {pin.version} {pin.image}", soft_wrap=True)
+    for stage in result.unheld:
+        show.print(
+            f"  {stage}: nobody holds it, no overlay (mlopsctl promote --to {stage} writes it)",
+            soft_wrap=True,
+        )
+    show.print(f"  render: kustomize build {relative}/overlays/STAGE", soft_wrap=True)

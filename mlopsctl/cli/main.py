@@ -11,11 +11,13 @@ from mlopsctl import __version__
 from mlopsctl.cli import build as build_cmd
 from mlopsctl.cli import check as check_cmd
 from mlopsctl.cli import data as data_cmd
+from mlopsctl.cli import deploy as deploy_cmd
 from mlopsctl.cli import exp as exp_cmd
 from mlopsctl.cli import export as export_cmd
 from mlopsctl.cli import init as init_cmd
 from mlopsctl.cli import monitor as monitor_cmd
 from mlopsctl.cli import promote as promote_cmd
+from mlopsctl.cli import push as push_cmd
 from mlopsctl.cli import report as report_cmd
 from mlopsctl.cli import reproduce as reproduce_cmd
 from mlopsctl.cli import retrain as retrain_cmd
@@ -41,10 +43,12 @@ app.add_typer(data_cmd.app)
 app.add_typer(check_cmd.app)
 app.command("promote")(promote_cmd.promote)
 app.command("rollback")(promote_cmd.rollback)
+app.command("deploy")(deploy_cmd.deploy)
 app.command("reproduce")(reproduce_cmd.reproduce)
 app.add_typer(registry_app, name="registry")
 app.command("serve")(serve_cmd.serve)
 app.command("build")(build_cmd.build)
+app.command("push")(push_cmd.push)
 app.add_typer(monitor_cmd.app)
 app.command("retrain")(retrain_cmd.retrain)
 app.add_typer(export_cmd.app)

@@ -20,3 +20,18 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only save it; print 
 MODEL_REF_HELP = (
     "A model folder, a project, NAME@vX.Y.Z or NAME#STAGE (default: this project's models/)."
 )
+
+
+TLS_HELP = "true or false: verify the registry's TLS certificate (false also allows plain HTTP)."
+
+
+def tls_flag(value: str) -> bool:
+    """`--tls-verify=false` as skopeo and podman spell it."""
+    from mlopsctl.errors import BadInput
+
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise BadInput(f"--tls-verify={value}: expected true or false", "e.g. --tls-verify=false")

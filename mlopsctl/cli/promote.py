@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from mlopsctl.cli import options
-from mlopsctl.cli.render import print_json, render_gates
+from mlopsctl.cli.render import print_json, render_deploy, render_gates
+
+if TYPE_CHECKING:
+    from mlopsctl.core.export.deploy import DeployResult
 
 
 def promote(
@@ -38,6 +42,7 @@ def promote(
     from mlopsctl.core.registry.promote import GatesFailed, PromoteRequest
     from mlopsctl.core.registry.promote import promote as run_promote
 
+    root, deploying = _serving_root(dry_run)
     request = PromoteRequest(
         stage=to,
         name=name,
@@ -46,7 +51,7 @@ def promote(
         dry_run=dry_run,
         force=force,
         reason=reason,
-        push=push,
+        push=push and not deploying,
     )
     try:
         result = run_promote(find_project(Path.cwd()), request)
@@ -56,8 +61,13 @@ def promote(
         else:
             render_gates(exc.result.gates, f"{exc.result.name} {exc.result.version} -> {to}")
         raise
+    moved = (
+        _deploy(root, result.name, to, push, result.tags) if deploying and result.written else None
+    )
+    if moved is not None and moved.pushed_to:
+        result.pushed_to = moved.pushed_to
     if as_json:
-        print_json(_result_json(result))
+        print_json({**_result_json(result), "deploy": _deploy_json(moved)})
         return
     out = console()
     render_gates(result.gates, f"{result.name} {result.version} -> {result.stage}")
@@ -75,6 +85,47 @@ def promote(
     )
     if result.pushed_to:
         out.print(f"  pushed to {result.pushed_to}")
+    if moved is not None:
+        render_deploy(moved, as_json=False)
+
+
+def _serving_root(dry_run: bool) -> tuple[Path, bool]:
+    """The registry's root, and whether its stages are deployed from deploy/serving (outside
+    a repository the promotion itself says what is wrong)."""
+    from mlopsctl.core.export.deploy import has_serving
+    from mlopsctl.core.registry.queries import registry_root
+    from mlopsctl.errors import MlopsctlError
+
+    try:
+        root = registry_root(Path.cwd())
+    except MlopsctlError:
+        return Path.cwd(), False
+    return root, has_serving(root) and not dry_run
+
+
+def _deploy(root: Path, name: str, stage: str, push: bool, tags: list[str]) -> DeployResult | None:
+    """After a promotion or rollback: move the stage's overlay (when it is one of the exported
+    stages), and push the tags with the commit."""
+    from mlopsctl.core.export.deploy import deploy, read_spec
+    from mlopsctl.core.export.serving import DEFAULT_OUT
+    from mlopsctl.errors import BadInput
+
+    spec = read_spec(root / DEFAULT_OUT)
+    if stage not in spec.stages or name != spec.name:
+        return None
+    try:
+        return deploy(root, stage, push=push, tags=tags)
+    except BadInput as exc:
+        raise BadInput(
+            f"{exc.message}; the registry change is recorded, the deployment did not move",
+            f"{exc.hint}, then: mlopsctl deploy {stage}" + (" --push" if push else ""),
+        ) from None
+
+
+def _deploy_json(moved: DeployResult | None) -> dict[str, object] | None:
+    from dataclasses import asdict
+
+    return asdict(moved) if moved is not None else None
 
 
 def rollback(
@@ -92,11 +143,20 @@ def rollback(
     from mlopsctl.core.project import find_project
     from mlopsctl.core.registry.promote import rollback as run_rollback
 
+    root, deploying = _serving_root(dry_run)
     result = run_rollback(
-        name, stage, reason=reason, push=push, dry_run=dry_run, project=find_project(Path.cwd())
+        name,
+        stage,
+        reason=reason,
+        push=push and not deploying,
+        dry_run=dry_run,
+        project=find_project(Path.cwd()),
     )
+    moved = _deploy(root, name, stage, push, result.tags) if deploying and result.written else None
+    if moved is not None and moved.pushed_to:
+        result.pushed_to = moved.pushed_to
     if as_json:
-        print_json(asdict(result))
+        print_json({**asdict(result), "deploy": _deploy_json(moved)})
         return
     verb = "Rolled back" if result.written else "dry run: would roll back"
     console().print(
@@ -106,6 +166,8 @@ def rollback(
     )
     if result.pushed_to:
         console().print(f"  pushed to {result.pushed_to}")
+    if moved is not None:
+        render_deploy(moved, as_json=False)
 
 
 def _result_json(result: object) -> dict[str, object]:

@@ -88,9 +88,17 @@ def lineage(
     """What made a version: commit, data hashes, params, metrics, model hash."""
 
     from mlopsctl.console import console
+    from mlopsctl.core.export.deploy import deployments
     from mlopsctl.core.registry.queries import registry_root, version_lineage
 
-    record = version_lineage(registry_root(Path.cwd()), ref)
+    root = registry_root(Path.cwd())
+    record = version_lineage(root, ref)
+    # where the version runs: the overlays in git that pin it (mlopsctl deploy)
+    record["deployed"] = [
+        {"stage": d.stage, "overlay": d.overlay, "digest": d.digest, "image": d.image}
+        for d in deployments(root)
+        if d.version == record.get("version")
+    ]
     if as_json:
         print_json(record)
         return
@@ -111,4 +119,6 @@ def lineage(
     for key in ("by", "at", "mlopsctl_version", "source"):
         if record.get(key):
             table.add_row(key, str(record[key]))
+    for place in record["deployed"]:
+        table.add_row(f"deployed {place['stage']}", f"{place['overlay']} {place['digest']}")
     out.print(table)

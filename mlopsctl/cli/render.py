@@ -8,6 +8,8 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from mlopsctl.core.data.infer import DataPlan
+    from mlopsctl.core.export.deploy import DeployResult
+    from mlopsctl.core.image.push import PushResult
     from mlopsctl.core.pipeline.run import StageEvent
     from mlopsctl.core.registry.gates import GateResult
 
@@ -186,3 +188,37 @@ def render_plan(plan: DataPlan, config_file: str) -> None:
         soft_wrap=True,
     )
     out.print(f"  change any decision in {config_file} (each has a comment)", soft_wrap=True)
+
+
+def render_push(result: PushResult, as_json: bool) -> None:
+    from mlopsctl.console import console
+
+    if as_json:
+        print_json(result)
+        return
+    out = console()
+    out.print(f"[green]Pushed[/] {result.ref}@{result.digest}", soft_wrap=True)
+    out.print(
+        f"  {len(result.sent)} blobs sent ({result.bytes_sent / 1e6:.1f} MB), "
+        f"{len(result.skipped)} already there",
+        soft_wrap=True,
+    )
+
+
+def render_deploy(result: DeployResult, as_json: bool) -> None:
+    from mlopsctl.console import console
+
+    if as_json:
+        print_json(result)
+        return
+    out = console()
+    if result.commit is None:
+        out.print(f"{result.stage} already deploys {result.version} {result.image}", soft_wrap=True)
+        return
+    out.print(
+        f"[green]Deployed[/] {result.version} to {result.stage}: {result.image} "
+        f"(commit {result.commit[:8]})",
+        soft_wrap=True,
+    )
+    if result.pushed_to:
+        out.print(f"  pushed to {result.pushed_to}")

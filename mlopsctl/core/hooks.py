@@ -266,3 +266,18 @@ def _data_behind(root: Path, files: Sequence[str]) -> set[str]:
         elif is_table(Path(name)):
             found.add(name)
     return found
+
+
+def deploy_current(root: Path) -> CheckResult:
+    """Every stage's overlay in git runs its registry holder's image (by digest)."""
+    from mlopsctl.core.export.deploy import deploy_problems
+    from mlopsctl.core.export.serving import DEFAULT_OUT
+
+    result = CheckResult("deploy-current")
+    if not (root / DEFAULT_OUT).is_dir():
+        result.notes.append(f"no {DEFAULT_OUT} folder: nothing is deployed from git")
+        return result
+    result.findings = [Finding(problem) for problem in deploy_problems(root)]
+    if result.findings:
+        result.hint = "move the overlay to the registry's holder: mlopsctl deploy STAGE"
+    return result

@@ -106,3 +106,29 @@ def test_list_works_in_any_git_repository_with_registry_tags(tmp_path: Path) -> 
     assert models["churn"]["latest"] == "v0.3.0"
     assert models["churn"]["stages"]["prod"] == "v0.3.0"
     assert gto_stages(repo)["churn"]["version"] == "v0.3.0"
+
+
+def test_lineage_has_one_shape_whoever_registered_the_version(trained_project: Path) -> None:
+    import hashlib
+
+    from tests.conftest import commit_new_model
+
+    assert mlopsctl("promote", "--to", "staging", cwd=trained_project).returncode == 0
+    first = git("rev-parse", "HEAD", cwd=trained_project).stdout.strip()
+    second = commit_new_model(trained_project, 3.0, "another model")
+    assert gto("register", "demo", "--version", "v1.0.0", cwd=trained_project).returncode == 0
+
+    def lineage(ref: str) -> dict:
+        proc = mlopsctl("registry", "lineage", ref, "--json", cwd=trained_project)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    ours, theirs = lineage("demo@v0.0.1"), lineage("demo@v1.0.0")
+    assert set(ours) == set(theirs)
+    for record, commit in ((ours, first), (theirs, second)):
+        assert isinstance(record["at"], str) and record["at"].endswith("Z")
+        params = git("show", f"{commit}:params.yaml", cwd=trained_project).stdout.encode()
+        # the value the image label io.mlopsctl.params.sha256 holds for that commit
+        assert record["params_sha256"] == hashlib.sha256(params).hexdigest()
+        assert record["model_sha256"] and record["deployed"] == []
+    assert ours["mlopsctl_version"] and theirs["mlopsctl_version"] is None

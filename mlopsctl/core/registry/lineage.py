@@ -11,7 +11,7 @@ from mlopsctl.core import files
 from mlopsctl.core import git as vcs
 from mlopsctl.core.pipeline.metrics import read_metrics
 
-LINEAGE_FORMAT = 1
+LINEAGE_FORMAT = 2  # 2: params_sha256 hashes params.yaml's bytes (1: canonical JSON)
 
 
 @dataclass
@@ -22,10 +22,10 @@ class Lineage:
     model_md5: str | None
     model_sha256: str | None
     data: dict[str, str]  # DVC-tracked inputs (not in git) -> DVC md5
-    params_sha256: str
+    params_sha256: str | None  # of params.yaml's bytes (= image label io.mlopsctl.params.sha256)
     params: dict[str, Any]
     metrics: dict[str, Any]
-    mlopsctl_version: str
+    mlopsctl_version: str | None  # None when read from a commit mlopsctl did not record
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -53,8 +53,8 @@ def build_lineage(root: Path, artifact: str, path: str, commit: str) -> Lineage:
         for out in stage.get("outs") or []:
             if out.get("path") == path:
                 model_md5 = out.get("md5")
+    params_text = vcs.show_file(root, commit, "params.yaml")
     params = project.params(commit)
-    canonical = files.canonical_json(params).decode()
     return Lineage(
         artifact=artifact,
         path=path,
@@ -62,11 +62,16 @@ def build_lineage(root: Path, artifact: str, path: str, commit: str) -> Lineage:
         model_md5=model_md5,
         model_sha256=model_sha256(root, path, model_md5),
         data=dict(sorted(data.items())),
-        params_sha256=hashlib.sha256(canonical.encode()).hexdigest(),
+        params_sha256=params_file_sha256(params_text),
         params=params if isinstance(params, dict) else {},
         metrics=read_metrics(root, commit),
         mlopsctl_version=__version__,
     )
+
+
+def params_file_sha256(text: str | None) -> str | None:
+    """sha256 of params.yaml's bytes: the value of the image's io.mlopsctl.params.sha256."""
+    return hashlib.sha256(text.encode()).hexdigest() if text is not None else None
 
 
 def file_digests(path: Path) -> tuple[str, str]:

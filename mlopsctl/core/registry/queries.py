@@ -147,11 +147,61 @@ def version_lineage(root: Path, ref: str) -> dict[str, Any]:
             root, resolved.name, str(declared.get("path", "")), resolved.commit
         ).to_dict()
         record.update(source=f"read from commit {resolved.commit[:8]} (no mlopsctl record)")
+        record["mlopsctl_version"] = None  # no mlopsctl wrote it
     record.update(artifact=resolved.name, version=resolved.version, stage=resolved.stage)
     if tag is not None:
         record.setdefault("by", f"{tag.author} <{tag.author_email}>")
         record.setdefault("at", tag.time)
+    return _one_shape(root, record)
+
+
+# every version's lineage has these keys, whoever registered it (missing ones get these)
+LINEAGE_DEFAULTS: dict[str, Any] = {
+    "format": 2,
+    "action": "register",
+    "model_md5": None,
+    "model_sha256": None,
+    "data": {},
+    "params": {},
+    "params_sha256": None,
+    "metrics": {},
+    "mlopsctl_version": None,
+    "gates": [],
+    "failed_gates": [],
+    "forced": False,
+    "reason": None,
+    "by": None,
+    "at": None,
+}
+
+
+def _one_shape(root: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """The same keys and types for every version: `at` as ISO 8601 UTC, params_sha256 of
+    params.yaml's bytes (records before format 2 hashed canonical JSON), model_sha256 read
+    from the workspace or DVC cache when the record has none."""
+    import time
+
+    from mlopsctl.core.registry.lineage import model_sha256, params_file_sha256
+
+    for key, default in LINEAGE_DEFAULTS.items():
+        if record.get(key) is None:
+            record[key] = _copy(default)
+    if isinstance(record["at"], int | float):
+        record["at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record["at"]))
+    commit = str(record.get("commit") or "")
+    if commit:
+        params_text = vcs.show_file(root, commit, "params.yaml")
+        record["params_sha256"] = params_file_sha256(params_text) or record["params_sha256"]
+    if record["model_sha256"] is None and record["model_md5"] and record.get("path"):
+        try:
+            record["model_sha256"] = model_sha256(root, str(record["path"]), record["model_md5"])
+        except Exception:
+            record["model_sha256"] = None
     return record
+
+
+def _copy(value: Any) -> Any:
+    return type(value)() if isinstance(value, dict | list) else value
 
 
 def deployed_model(project: Project) -> tuple[str, dict[str, Any]] | None:
