@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from mlopsctl.errors import BadInput
 
 
 def write_atomic(path: Path, data: str | bytes, *, encoding: str = "utf-8") -> None:
@@ -27,3 +30,20 @@ def write_atomic(path: Path, data: str | bytes, *, encoding: str = "utf-8") -> N
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def load_yaml(text: str, name: str) -> Any:
+    """`text` (the content of the file `name`) parsed as YAML; invalid YAML is bad input
+    naming the file and the line."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise BadInput(
+            f"{name} is not valid YAML{where}: {problem}",
+            f"fix it, or restore the committed one with `git checkout -- {name}`",
+        ) from exc

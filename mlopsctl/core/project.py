@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlopsctl.errors import EnvironmentProblem
+from mlopsctl.errors import BadInput, EnvironmentProblem
 
 DEFAULT_PRIMARY_METRIC = "f1"
 MAXIMIZE, MINIMIZE = "maximize", "minimize"
@@ -48,11 +48,11 @@ class Project:
         return self.root / "dvc.yaml"
 
     def params(self) -> dict[str, Any]:
-        import yaml
+        from mlopsctl.core.files import load_yaml
 
         if not self.params_path.is_file():
             return {}
-        loaded = yaml.safe_load(self.params_path.read_text(encoding="utf-8"))
+        loaded = load_yaml(self.params_path.read_text(encoding="utf-8"), "params.yaml")
         return loaded if isinstance(loaded, dict) else {}
 
     def primary_metric(self) -> str:
@@ -74,7 +74,7 @@ class Project:
     def artifacts(self, rev: str | None = None) -> dict[str, dict[str, Any]]:
         """`artifacts:` of dvc.yaml (the models the registry knows), in the workspace or at a
         git revision ({} when dvc.yaml is not there)."""
-        import yaml
+        from mlopsctl.core.files import load_yaml
 
         if rev is None:
             text = self.dvc_yaml.read_text(encoding="utf-8")
@@ -82,9 +82,16 @@ class Project:
             from mlopsctl.core.git import show_file
 
             text = show_file(self.root, rev, self.dvc_yaml.name) or ""
-        loaded = yaml.safe_load(text) or {}
-        artifacts = loaded.get("artifacts") or {}
-        return {str(k): dict(v or {}) for k, v in artifacts.items()}
+        loaded = load_yaml(text, "dvc.yaml") or {}
+        artifacts = loaded.get("artifacts") if isinstance(loaded, dict) else None
+        if not isinstance(artifacts or {}, dict) or not all(
+            isinstance(v or {}, dict) for v in (artifacts or {}).values()
+        ):
+            raise BadInput(
+                "dvc.yaml `artifacts:` must map each name to its fields (path:, type:)",
+                "write it as `artifacts:` then `  demo: {path: models/model.pkl, type: model}`",
+            )
+        return {str(k): dict(v or {}) for k, v in (artifacts or {}).items()}
 
 
 def find_project(start: Path | None = None) -> Project:

@@ -37,11 +37,10 @@ class Lineage:
 def build_lineage(root: Path, artifact: str, path: str, commit: str) -> Lineage:
     """Read the lineage of `commit` from git (dvc.lock, params.yaml), DVC's metrics at that
     commit, and the model's bytes (workspace or DVC cache, whichever matches dvc.lock)."""
-    import yaml
-
     from mlopsctl import __version__
+    from mlopsctl.core.files import load_yaml
 
-    lock = yaml.safe_load(vcs.show_file(root, commit, "dvc.lock") or "") or {}
+    lock = load_yaml(vcs.show_file(root, commit, "dvc.lock") or "", "dvc.lock") or {}
     tracked = set(vcs.git(root, "ls-tree", "-r", "--name-only", commit).splitlines())
     data: dict[str, str] = {}
     model_md5 = None
@@ -53,7 +52,7 @@ def build_lineage(root: Path, artifact: str, path: str, commit: str) -> Lineage:
         for out in stage.get("outs") or []:
             if out.get("path") == path:
                 model_md5 = out.get("md5")
-    params = yaml.safe_load(vcs.show_file(root, commit, "params.yaml") or "") or {}
+    params = load_yaml(vcs.show_file(root, commit, "params.yaml") or "", "params.yaml") or {}
     canonical = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
     return Lineage(
         artifact=artifact,
