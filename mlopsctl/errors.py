@@ -113,6 +113,12 @@ def _expected_one(exc: BaseException) -> MlopsctlError | None:
             f"{path} is not a valid DVC file" + (f": {detail}" if detail else ""),
             f"fix it, or restore the committed one with `git checkout -- {path}`",
         )
+    if "dvc.exceptions.NotDvcRepoError" in names:
+        return EnvironmentProblem(
+            "this is not a DVC repository: the command reads what DVC records (dvc.lock, "
+            "metrics, the cache)",
+            "run it inside a DVC project (`dvc init` makes one)",
+        )
     if "dvc.config.ConfigError" in names:
         return EnvironmentProblem(
             f"DVC's configuration is broken: {_one_line(exc)}",
