@@ -219,7 +219,9 @@ def pipeline_state(root: Path, rev: str | None = None) -> PipelineState:
         if remote:
             try:
                 if rev is None:
-                    not_pushed = sorted(repo.status(cloud=True))
+                    # "deleted": in the remote, not in the local cache (a fresh clone): pushed
+                    cloud = repo.status(cloud=True)
+                    not_pushed = sorted(k for k, v in cloud.items() if v in ("new", "missing"))
                 else:
                     used = repo.used_objs(revs=[rev], force=True, push=True)
                     for odb, ids in used.items():
