@@ -85,8 +85,13 @@ def _ignore(event: StageEvent) -> None:
 
 @contextmanager
 def project_lock(project: Project) -> Iterator[None]:
-    """One mlopsctl run per project at a time; the OS drops the lock if the process dies."""
+    """One mlopsctl run per project at a time; the OS drops the lock if the process dies.
+    Reentrant: a workflow holding it (retrain) runs `train` under the same lock."""
     import fcntl
+
+    if project.root in _held_locks:
+        yield
+        return
 
     path = project.root / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
