@@ -23,9 +23,8 @@ def serve(
     ),
 ) -> None:
     """Serve a model over HTTP (Open Inference Protocol V2, V1 :predict, /metrics)."""
-    import tempfile
-
     from mlopsctl.console import err_console
+    from mlopsctl.core.files import temporary_folder
     from mlopsctl.core.model.serve import check_port, serving_env
     from mlopsctl.core.model.source import resolve_model, stage_model
     from mlopsctl.errors import BadInput
@@ -34,8 +33,8 @@ def serve(
 
     source = resolve_model(ref, rev, Path.cwd())
     check_port(host, port)
-    with tempfile.TemporaryDirectory(prefix="mlopsctl-serve-") as tmp:
-        staged = stage_model(source, Path(tmp) / "model")
+    with temporary_folder("mlopsctl-serve-") as tmp:  # a killed serve's: removed next time
+        staged = stage_model(source, tmp / "model")
         os.environ.update(serving_env(staged, prediction_log))
         base = f"http://{host}:{port}"
         err_console().print(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +50,33 @@ def load_yaml(text: str, name: str) -> Any:
             f"{name} is not valid YAML{where}: {problem}",
             f"fix it, or restore the committed one with `git checkout -- {name}`",
         ) from exc
+
+
+@contextlib.contextmanager
+def temporary_folder(prefix: str, parent: Path | None = None) -> Iterator[Path]:
+    """A temporary folder `PREFIX<pid>-<random>` (in `parent`, else the temp directory),
+    removed at the end. Folders of the same prefix whose process is gone (killed with
+    kill -9, where no cleanup runs) are removed first: the next run cleans up."""
+    import shutil
+
+    where = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    for old in where.glob(f"{glob.escape(prefix)}*"):
+        pid = old.name[len(prefix) :].split("-", 1)[0]
+        if old.is_dir() and pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    where.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=where))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -25,7 +25,7 @@ from typing import Any
 from mlopsctl.core import config, dvcrepo
 from mlopsctl.core import git as vcs
 from mlopsctl.core import python_env as environment
-from mlopsctl.core.files import write_atomic
+from mlopsctl.core.files import process_alive, write_atomic
 from mlopsctl.errors import BadInput, EnvironmentProblem
 
 DEFAULT_TEMPLATE = "tabular-classification"
@@ -368,7 +368,7 @@ def remove_abandoned_staging(dest: Path) -> list[Path]:
     found = dest.parent.glob(f".{glob.escape(dest.name)}.mlopsctl-init-*")
     for folder in sorted({p.with_name(p.name.removesuffix(".json")) for p in found}):
         pid = folder.name.rsplit("-", 2)[-2]
-        if pid.isdigit() and _alive(int(pid)):
+        if pid.isdigit() and process_alive(int(pid)):
             continue
         record = _record_of(folder)
         try:
@@ -381,16 +381,6 @@ def remove_abandoned_staging(dest: Path) -> list[Path]:
         record.unlink(missing_ok=True)
         removed.append(folder)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _move_into_place(staging: Path, dest: Path) -> None:

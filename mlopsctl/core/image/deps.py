@@ -10,12 +10,12 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from mlopsctl.core import proc
+from mlopsctl.core.files import temporary_folder
 from mlopsctl.errors import EnvironmentProblem
 
 # what mlopsctl.serving imports besides the standard library and the model's own modules
@@ -166,8 +166,7 @@ def prepare_dependencies(
             f"run mlopsctl from a Python {python[0]}.{python[1]} environment",
         )
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{key}.", dir=folder.parent) as tmp:
-        work = Path(tmp)
+    with temporary_folder(f".{key}.", folder.parent) as work:
         wheels, site = work / "wheels", work / "out" / "site-packages"
         platform_args = [arg for tag in platform_tags(architecture) for arg in ("--platform", tag)]
         target = [
