@@ -40,9 +40,7 @@ def write(rel: str, content: str | bytes) -> Callable[[Path], None]:
 def artifacts_as_list(project: Path) -> None:
     text = (project / "dvc.yaml").read_text()
     start = text.index("artifacts:")
-    (project / "dvc.yaml").write_text(
-        text[:start] + "artifacts:\n  - demo\n  - models/model.pkl\n"
-    )
+    (project / "dvc.yaml").write_text(text[:start] + "artifacts:\n  - demo\n  - models/model.pkl\n")
 
 
 def none(project: Path) -> None:
@@ -52,6 +50,9 @@ def none(project: Path) -> None:
 LATIN1 = "mean_radius,label\n1.0,caf\xe9\n".encode("latin-1")
 BINARY = bytes(range(256)) * 64
 ODD = "data/we ird;$(x)'\u00e9.csv"
+BROKEN_DVC_YAML = BROKEN_DVC_YAML
+TO_STAGING = ["promote", "--to", "staging"]
+DRIFT = ["monitor", "drift", "--current"]
 
 # (id, setup, command, exit code)
 CASES: list[tuple[str, Callable[[Path], None], list[str], int]] = [
@@ -65,7 +66,7 @@ CASES: list[tuple[str, Callable[[Path], None], list[str], int]] = [
     ("train-garbled-override", none, ["train", "=="], 2),
     ("train-broken-conf", write("conf/config.yaml", "defaults: [\n"), ["train"], 2),
     ("train-broken-group-yaml", write("conf/model/random_forest.yaml", "a: [\n"), ["train"], 2),
-    ("train-broken-dvc-yaml", write("dvc.yaml", "stages: [\n"), ["train"], 2),
+    ("train-broken-dvc-yaml", BROKEN_DVC_YAML, ["train"], 2),
     ("train-dvc-yaml-a-list", write("dvc.yaml", "- a\n- b\n"), ["train"], 2),
     ("train-broken-dvc-config", write(".dvc/config", "[core\n"), ["train"], 3),
     ("evaluate-unknown-rev", none, ["evaluate", "--rev", "nosuchrev"], 2),
@@ -90,23 +91,23 @@ CASES: list[tuple[str, Callable[[Path], None], list[str], int]] = [
     # promote / rollback / reproduce / registry
     ("promote-unknown-stage", none, ["promote", "--to", "qa"], 2),
     ("promote-bad-version", none, ["promote", "--to", "staging", "--version", "1.0"], 2),
-    ("promote-broken-dvc-yaml", write("dvc.yaml", "stages: [\n"), ["promote", "--to", "staging"], 2),
-    ("promote-empty-dvc-lock", write("dvc.lock", ""), ["promote", "--to", "staging"], 2),
-    ("promote-broken-params", write("params.yaml", "a: [\n"), ["promote", "--to", "staging"], 2),
-    ("promote-artifacts-list", artifacts_as_list, ["promote", "--to", "staging"], 2),
+    ("promote-broken-dvc-yaml", BROKEN_DVC_YAML, TO_STAGING, 2),
+    ("promote-empty-dvc-lock", write("dvc.lock", ""), TO_STAGING, 2),
+    ("promote-broken-params", write("params.yaml", "a: [\n"), TO_STAGING, 2),
+    ("promote-artifacts-list", artifacts_as_list, TO_STAGING, 2),
     ("rollback-unknown-model", none, ["rollback", "nosuch"], 2),
     ("reproduce-unknown", none, ["reproduce", "nosuch@v1.0.0"], 2),
     ("registry-history-unknown", none, ["registry", "history", "nosuch"], 2),
     ("registry-lineage-garbage", none, ["registry", "lineage", "%%%"], 2),
-    ("registry-list-broken-dvc-yaml", write("dvc.yaml", "stages: [\n"), ["registry", "list"], 2),
+    ("registry-list-broken-dvc-yaml", BROKEN_DVC_YAML, ["registry", "list"], 2),
     ("registry-list-artifacts-list", artifacts_as_list, ["registry", "list"], 2),
     # serve / build / monitor / retrain
-    ("serve-broken-dvc-yaml", write("dvc.yaml", "stages: [\n"), ["serve"], 2),
+    ("serve-broken-dvc-yaml", BROKEN_DVC_YAML, ["serve"], 2),
     ("build-unknown-kind", none, ["build", "--kind", "nosuch"], 2),
-    ("monitor-missing-current", none, ["monitor", "drift", "--current", "nope.csv"], 2),
-    ("monitor-negative-threshold", none, ["monitor", "drift", "--current", RAW, "--threshold", "-1"], 2),
-    ("monitor-report-is-a-file", none, ["monitor", "drift", "--current", RAW, "--report", RAW], 2),
-    ("monitor-binary-current", write("data/b.csv", BINARY), ["monitor", "drift", "--current", "data/b.csv"], 2),
+    ("monitor-missing-current", none, [*DRIFT, "nope.csv"], 2),
+    ("monitor-negative-threshold", none, [*DRIFT, RAW, "--threshold", "-1"], 2),
+    ("monitor-report-is-a-file", none, [*DRIFT, RAW, "--report", RAW], 2),
+    ("monitor-binary-current", write("data/b.csv", BINARY), [*DRIFT, "data/b.csv"], 2),
     ("retrain-missing-data", none, ["retrain", "--data", "nope.csv"], 2),
     ("retrain-empty-data", write("data/e.csv", ""), ["retrain", "--data", "data/e.csv"], 2),
 ]  # fmt: skip

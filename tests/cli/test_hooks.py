@@ -157,9 +157,7 @@ def _use_mlopsctl_hooks(repo: Path) -> None:
     rev = git("rev-parse", "HEAD", cwd=REPO_ROOT).stdout.strip()
     hooks = [{"id": h} for h in ("no-untracked-data", "config-composes", "data-valid")]
     config = {
-        "repos": [
-            {"repo": str(REPO_ROOT), "rev": rev, "hooks": [*hooks, {"id": "pipeline-fresh"}]}
-        ]
+        "repos": [{"repo": str(REPO_ROOT), "rev": rev, "hooks": [*hooks, {"id": "pipeline-fresh"}]}]
     }
     (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
 
