@@ -50,7 +50,8 @@ def none(project: Path) -> None:
 LATIN1 = "mean_radius,label\n1.0,caf\xe9\n".encode("latin-1")
 BINARY = bytes(range(256)) * 64
 ODD = "data/we ird;$(x)'\u00e9.csv"
-BROKEN_DVC_YAML = BROKEN_DVC_YAML
+BROKEN_DVC_YAML = write("dvc.yaml", "stages: [\n")
+HUGE_LINE = "a" * (2 << 20)  # one 2 MiB line: no header a person wrote
 TO_STAGING = ["promote", "--to", "staging"]
 DRIFT = ["monitor", "drift", "--current"]
 
@@ -76,7 +77,8 @@ CASES: list[tuple[str, Callable[[Path], None], list[str], int]] = [
     ("data-add-missing", none, ["data", "add", "nope.csv"], 2),
     ("data-add-outside", none, ["data", "add", "/etc/hostname"], 2),
     ("data-status-broken-config", write(".dvc/config", "[core\n"), ["data", "status"], 3),
-    ("data-push-unknown-remote", none, ["data", "push", "--remote", "nosuch"], 2),
+    ("data-push-unknown-remote", none, ["data", "push", "--remote", "nosuch"], 3),
+    ("data-schema-huge-line", write("data/w.csv", HUGE_LINE), ["data", "schema", "data/w.csv"], 2),
     ("data-schema-missing", none, ["data", "schema", "nope.csv"], 2),
     ("data-schema-empty-csv", write("data/e.csv", ""), ["data", "schema", "data/e.csv"], 2),
     ("data-schema-binary", write("data/b.csv", BINARY), ["data", "schema", "data/b.csv"], 2),

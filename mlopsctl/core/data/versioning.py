@@ -110,6 +110,10 @@ def data_status(root: Path, remote: str | None = None) -> DataStatus:
     with open_repo(root) as repo:
         name, _url = resolve_remote(repo, remote, must_exist=True)
         try:
+            # DVC's status counts everything as "not in remote" when the remote cannot be
+            # reached at all: ask the remote first, so that is an error, not an answer
+            odb = repo.cloud.get_remote_odb(name)
+            odb.fs.exists(odb.path)
             status = repo.data_status(not_in_remote=True, remote_refresh=True, remote=name)
         except Exception as exc:
             raise _unreachable(name, exc) from exc
@@ -125,7 +129,7 @@ def data_status(root: Path, remote: str | None = None) -> DataStatus:
 def push_data(root: Path, remote: str | None = None, progress: bool = False) -> TransferResult:
     """Push what the workspace's .dvc files and dvc.lock reference to the remote."""
     with open_repo(root, progress=progress) as repo:
-        name, url = resolve_remote(repo, remote, must_exist=False)
+        name, url = resolve_remote(repo, remote, must_exist=True)
         try:
             files = int(repo.push(remote=name))
         except Exception as exc:
@@ -196,8 +200,8 @@ def resolve_remote(repo: Repo, remote: str | None, must_exist: bool) -> tuple[st
     if must_exist and is_local_url(url) and not Path(_local_path(url)).is_dir():
         raise EnvironmentProblem(
             f"the DVC remote {name!r} is a folder that does not exist: {url}",
-            "mount or restore it, or point the remote elsewhere: "
-            f"dvc remote modify {name} url NEW_URL",
+            f"mount or restore it (a new remote: mkdir -p {_local_path(url)}), or point the "
+            f"remote elsewhere: dvc remote modify {name} url NEW_URL",
         )
     return name, url
 
