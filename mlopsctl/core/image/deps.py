@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mlopsctl.core import proc
 from mlopsctl.core.files import temporary_folder
-from mlopsctl.errors import EnvironmentProblem
+from mlopsctl.errors import BadInput, EnvironmentProblem
 
 # what mlopsctl.serving imports besides the standard library and the model's own modules
 # (httptools: uvicorn's C HTTP parser, about 20% more requests a second than its h11)
@@ -80,7 +80,13 @@ def pickle_modules(pkl: bytes) -> set[str]:
             modules.add(module.split(".")[0])
             return Recorded
 
-    Recorder(io.BytesIO(pkl)).load()
+    try:
+        Recorder(io.BytesIO(pkl)).load()
+    except Exception as exc:  # whatever garbage raises: it is not a model mlopsctl can ship
+        raise BadInput(
+            f"model.pkl is not a readable pickle ({type(exc).__name__}: {exc})",
+            "restore the model (`dvc checkout models/model.pkl`) or retrain (`mlopsctl train`)",
+        ) from exc
     return {m for m in modules if m not in sys.stdlib_module_names and m != "__main__"}
 
 
