@@ -51,6 +51,7 @@ LATIN1 = "mean_radius,label\n1.0,caf\xe9\n".encode("latin-1")
 BINARY = bytes(range(256)) * 64
 ODD = "data/we ird;$(x)'\u00e9.csv"
 BROKEN_DVC_YAML = write("dvc.yaml", "stages: [\n")
+FOREST = "conf/model/random_forest.yaml"
 HUGE_LINE = "a" * (2 << 20)  # one 2 MiB line: no header a person wrote
 TO_STAGING = ["promote", "--to", "staging"]
 DRIFT = ["monitor", "drift", "--current"]
@@ -59,14 +60,15 @@ DRIFT = ["monitor", "drift", "--current"]
 CASES: list[tuple[str, Callable[[Path], None], list[str], int]] = [
     # init
     ("init-into-a-project", none, ["init", "."], 2),
-    ("init-missing-data", none, ["init", "../new", "--data", "nope.csv", "--no-input"], 2),
-    ("init-bad-target", none, ["init", "../n2", "--data", RAW, "--target", "zz", "--no-input"], 2),
+    ("init-bad-name", none, ["init", "../new", "--name", "Bad Name!", "--no-input"], 2),
+    ("init-into-a-file", none, ["init", "README.md", "--no-input"], 2),
+    ("init-unknown-template", none, ["init", "../n2", "--template", "nosuch", "--no-input"], 2),
     # train / evaluate / exp / report
     ("train-bad-override-type", none, ["train", "model.C=abc"], 2),
     ("train-unknown-group", none, ["train", "nosuch=x"], 2),
     ("train-garbled-override", none, ["train", "=="], 2),
     ("train-broken-conf", write("conf/config.yaml", "defaults: [\n"), ["train"], 2),
-    ("train-broken-group-yaml", write("conf/model/random_forest.yaml", "a: [\n"), ["train"], 2),
+    ("train-broken-group-yaml", write(FOREST, "a: [\n"), ["train", "model=random_forest"], 2),
     ("train-broken-dvc-yaml", BROKEN_DVC_YAML, ["train"], 2),
     ("train-dvc-yaml-a-list", write("dvc.yaml", "- a\n- b\n"), ["train"], 2),
     ("train-broken-dvc-config", write(".dvc/config", "[core\n"), ["train"], 3),
@@ -105,7 +107,7 @@ CASES: list[tuple[str, Callable[[Path], None], list[str], int]] = [
     ("registry-list-artifacts-list", artifacts_as_list, ["registry", "list"], 2),
     # serve / build / monitor / retrain
     ("serve-broken-dvc-yaml", BROKEN_DVC_YAML, ["serve"], 2),
-    ("build-unknown-kind", none, ["build", "--kind", "nosuch"], 2),
+    ("build-unknown-version", none, ["build", "nosuch@v1.0.0", "--base", "nope.tar"], 2),
     ("monitor-missing-current", none, [*DRIFT, "nope.csv"], 2),
     ("monitor-negative-threshold", none, [*DRIFT, RAW, "--threshold", "-1"], 2),
     ("monitor-report-is-a-file", none, [*DRIFT, RAW, "--report", RAW], 2),
@@ -162,6 +164,46 @@ def _read_only(project: Path) -> list[str] | None:
         [*prefix, "sh", "-c", script, str(project), "true"], capture_output=True, check=False
     )
     return [*prefix, "sh", "-c", script, str(project), "_"] if probe.returncode == 0 else None
+
+
+def _full_disk(folder: Path) -> list[str] | None:
+    """A prefix that runs a command with a full 64 KiB file system mounted over `folder`."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return None
+    prefix = [unshare, "--mount"] + ([] if os.geteuid() == 0 else ["--map-root-user"])
+    script = (
+        'mkdir -p "$0" && mount -t tmpfs -o size=64k tmpfs "$0" && '
+        '(dd if=/dev/zero of="$0/.fill" bs=4k count=64 2>/dev/null; true) && shift && exec "$@"'
+    )
+    probe = subprocess.run(
+        [*prefix, "sh", "-c", script, str(folder), "true"], capture_output=True, check=False
+    )
+    return [*prefix, "sh", "-c", script, str(folder), "_"] if probe.returncode == 0 else None
+
+
+FULL_DISK = [  # (the folder that is full, the command)
+    ("data/schemas", ["data", "schema", RAW, "--name", "again"]),
+    (".dvc/cache", ["data", "add", "data/more.csv"]),
+    ("reports/html", ["report", "--output", "reports/html"]),
+    ("data/reference", ["data", "profile", RAW, "--output", "data/reference/p.json", "--force"]),
+]
+
+
+@pytest.mark.parametrize(("full", "args"), FULL_DISK, ids=[a[0] + "-" + a[1] for _, a in FULL_DISK])
+def test_a_full_disk_is_an_environment_error(
+    corpus_template: Path, tmp_path: Path, full: str, args: list[str]
+) -> None:
+    project = copy_project(corpus_template, tmp_path)
+    shutil.copy(project / RAW, project / "data" / "more.csv")
+    prefix = _full_disk(project / full)
+    if prefix is None:
+        pytest.skip("cannot mount a small file system here (unshare --mount)")
+    before = snapshot(project)
+    proc = run([*prefix, sys.executable, "-m", "mlopsctl", *args], project)
+    assert_one_line_error(proc, 3)
+    assert "no space left" in proc.stderr
+    assert snapshot(project) == before
 
 
 READ_ONLY = [

@@ -129,8 +129,12 @@ def test_data_add_killed_then_rerun(trained_project: Path) -> None:
     time.sleep(1.0)
     kill(proc, group=True)
 
+    partial = p / "data" / ".AAAAAAAAAAAAAAAAAAAAAA.tmp"  # as a kill mid-copy leaves one
+    partial.write_text("a,b\n1,")
     rerun = mlopsctl("data", "add", "data/big.csv", cwd=p)
     assert rerun.returncode == 0, rerun.stderr
+    assert not partial.exists()
+    assert not list((p / ".dvc" / "cache").rglob("*.tmp"))
     assert (p / "data" / "big.csv.dvc").is_file()
     assert "data/big.csv.dvc" in git("diff", "--cached", "--name-only", cwd=p).stdout
     assert_sound(p)

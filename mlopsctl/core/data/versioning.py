@@ -4,6 +4,7 @@ its remote. DVC runs in-process (one Repo per call); its errors become mlopsctl'
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ class TransferResult:
 def add_data(root: Path, paths: Sequence[Path], progress: bool = False) -> AddResult:
     """Track files or folders with DVC and stage their .dvc pointers and .gitignore in git."""
     from dvc.exceptions import DvcException
+    from dvc.lock import LockError
 
     targets = [_data_target(root, path) for path in paths]
     in_git = vcs.tracked_files(root, targets)
@@ -65,8 +67,14 @@ def add_data(root: Path, paths: Sequence[Path], progress: bool = False) -> AddRe
         # with the default cache (reflink, else copy) the workspace file already equals the
         # cached copy: copying it back ("relink") would write the data a second time
         relink = bool(repo.config.get("cache", {}).get("type"))
+        _remove_partial_files(repo, [root / t for t in targets])
         try:
             stages = repo.add([str(root / t) for t in targets], relink=relink)
+        except LockError as exc:  # a running pipeline (or dvc) uses the project or the file
+            raise EnvironmentProblem(
+                f"DVC is busy with this project (a pipeline running?): {_first_line(exc)}",
+                f"wait for the run to finish, then `mlopsctl data add {' '.join(targets)}` again",
+            ) from exc
         except DvcException as exc:
             raise BadInput(
                 f"DVC cannot track {' '.join(targets)}: {_first_line(exc)}",
@@ -83,6 +91,23 @@ def add_data(root: Path, paths: Sequence[Path], progress: bool = False) -> AddRe
         )
     vcs.stage(root, staged)
     return AddResult(added=targets, staged=staged)
+
+
+# DVC writes through `.<22 url-safe chars>.tmp` beside the destination, then renames
+_PARTIAL = re.compile(r"^\.[A-Za-z0-9_-]{22}\.tmp$")
+
+
+def _remove_partial_files(repo: Repo, targets: list[Path]) -> None:
+    """Partial files a killed DVC left in the cache and beside `targets`: removed while DVC's
+    repository lock is held (no other DVC writes then, so none is in progress)."""
+    cache = Path(repo.cache.local.path)
+    with repo.lock:
+        found = list(cache.rglob(".*.tmp")) if cache.is_dir() else []
+        for folder in {t.parent for t in targets}:
+            found += folder.glob(".*.tmp") if folder.is_dir() else []
+        for path in found:
+            if _PARTIAL.match(path.name) and path.is_file():
+                path.unlink(missing_ok=True)
 
 
 def _data_target(root: Path, path: Path) -> str:
