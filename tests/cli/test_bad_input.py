@@ -202,7 +202,7 @@ def test_a_full_disk_is_an_environment_error(
     before = snapshot(project)
     proc = run([*prefix, sys.executable, "-m", "mlopsctl", *args], project)
     assert_one_line_error(proc, 3)
-    assert "no space left" in proc.stderr
+    assert "no space left" in proc.stderr.lower()
     assert snapshot(project) == before
 
 

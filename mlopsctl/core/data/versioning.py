@@ -63,11 +63,16 @@ def add_data(root: Path, paths: Sequence[Path], progress: bool = False) -> AddRe
             f'stop tracking in git first: git rm -r --cached {shown} && git commit -m "Move '
             f'{shown} to DVC", then run `mlopsctl data add {shown}` again',
         )
-    with open_repo(root, progress=progress) as repo:
+    dvc_errors: list[str] = []
+    with open_repo(root, progress=progress, errors=dvc_errors) as repo:
         # with the default cache (reflink, else copy) the workspace file already equals the
         # cached copy: copying it back ("relink") would write the data a second time
         relink = bool(repo.config.get("cache", {}).get("type"))
         _remove_partial_files(repo, [root / t for t in targets])
+        # what DVC writes besides the cache, to put back if the data did not reach the cache
+        written = [root / f"{t}.dvc" for t in targets]
+        written += sorted({(root / t).parent / ".gitignore" for t in targets})
+        saved = {path: path.read_bytes() if path.is_file() else None for path in written}
         try:
             stages = repo.add([str(root / t) for t in targets], relink=relink)
         except LockError as exc:  # a running pipeline (or dvc) uses the project or the file
@@ -81,6 +86,19 @@ def add_data(root: Path, paths: Sequence[Path], progress: bool = False) -> AddRe
                 "see `dvc status` and dvc.yaml: a stage output is tracked "
                 "by its stage, not by `data add`",
             ) from exc
+        # DVC logs a failed transfer into the cache (a full disk) and carries on: check
+        lacking = set(repo.data_status(granular=False)["not_in_cache"]) & set(targets)
+        if lacking:
+            for path, content in saved.items():
+                if content is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    path.write_bytes(content)
+            why = dvc_errors[0].rsplit(" - ", 1)[-1] if dvc_errors else "is the disk full?"
+            raise EnvironmentProblem(
+                f"DVC could not store {', '.join(sorted(lacking))} in its cache: {why}",
+                "free some space, then run `mlopsctl data add` again; nothing was staged",
+            )
         staged = sorted(
             {
                 os.path.relpath(path, root)
