@@ -72,14 +72,15 @@ def wait_gone(pid: int) -> None:
         time.sleep(0.1)
 
 
-def assert_sound(project: Path) -> None:
-    """git fsck clean, every tag an annotated tag of a commit, DVC agrees with dvc.lock."""
+def assert_sound(project: Path, *dvc_targets: str) -> None:
+    """git fsck clean, every tag an annotated tag of a commit, DVC agrees with dvc.lock (or,
+    for a project whose pipeline never ran, with the `dvc_targets` pointers)."""
     assert git("fsck", "--no-progress", cwd=project).returncode == 0
     for name in git("tag", "--list", cwd=project).stdout.split():
         kind = git("cat-file", "-t", name, cwd=project).stdout.strip()
         assert kind == "tag", f"{name} is a {kind}"
         git("rev-parse", "--verify", f"{name}^{{commit}}", cwd=project)
-    status = dvc("status", cwd=project).stdout
+    status = dvc("status", *dvc_targets, cwd=project).stdout
     assert "up to date" in status, status
 
 
@@ -243,4 +244,22 @@ def test_init_killed_leaves_nothing_the_rerun_trips_on(tmp_path: Path) -> None:
     made = set(remotes.glob("killed-*")) - before
     assert len(made) == 1  # the killed run's remote folder is gone, the rerun's is there
     assert git("status", "--porcelain", cwd=tmp_path / "killed").stdout == ""
-    assert_sound(tmp_path / "killed")
+    assert_sound(tmp_path / "killed", "data/raw/breast_cancer.csv.dvc")
+
+
+def test_init_force_rerun_after_a_merge_cut_short(tmp_path: Path) -> None:
+    """What an `init --force` killed mid-merge leaves (its marker, some of the template's
+    files, half a .git): the rerun redoes the merge into one sound repository."""
+    dest = tmp_path / "mine"
+    (dest / ".git").mkdir(parents=True)
+    (dest / ".git" / "HEAD").write_text("ref: refs/heads/main\n")  # half a repository
+    (dest / "notes.txt").write_text("my own file\n")
+    (dest / "dvc.yaml").write_text("stages: {}\n")
+    (dest / ".mlopsctl-init-incomplete").touch()
+
+    proc = mlopsctl("init", str(dest), "--force", "--no-input", "--no-hooks", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not (dest / ".mlopsctl-init-incomplete").exists()
+    assert (dest / "notes.txt").read_text() == "my own file\n"  # files not the template's stay
+    assert git("rev-list", "--count", "HEAD", cwd=dest).stdout.strip() == "1"
+    assert_sound(dest, "data/raw/breast_cancer.csv.dvc")
