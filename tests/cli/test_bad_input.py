@@ -117,6 +117,14 @@ CASES: list[tuple[str, Callable[[Path], None], list[str], int]] = [
 ]  # fmt: skip
 
 
+def assert_clean_error(proc: subprocess.CompletedProcess[str], code: int) -> None:
+    """The exit code, no traceback, and the error in one line with its hint right after."""
+    assert_one_line_error(proc, code)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    at = next(i for i, line in enumerate(lines) if line.startswith("error: "))
+    assert at + 1 < len(lines) and lines[at + 1].startswith("hint: "), proc.stderr
+
+
 def snapshot(project: Path) -> tuple[str, str, str]:
     """What must not change: the tracked files' bytes, git's view of the tree, the tags."""
     digest = hashlib.sha256()
@@ -148,7 +156,7 @@ def test_bad_input_is_one_line_and_changes_nothing(
     setup(project)
     before = snapshot(project)
     proc = run([sys.executable, "-m", "mlopsctl", *args], project)
-    assert_one_line_error(proc, code)
+    assert_clean_error(proc, code)
     assert snapshot(project) == before
 
 
@@ -201,7 +209,7 @@ def test_a_full_disk_is_an_environment_error(
         pytest.skip("cannot mount a small file system here (unshare --mount)")
     before = snapshot(project)
     proc = run([*prefix, sys.executable, "-m", "mlopsctl", *args], project)
-    assert_one_line_error(proc, 3)
+    assert_clean_error(proc, 3)
     assert "no space left" in proc.stderr.lower()
     assert snapshot(project) == before
 
@@ -228,5 +236,5 @@ def test_a_read_only_project_is_an_environment_error(
         pytest.skip("cannot mount a folder read-only here (unshare --mount)")
     before = snapshot(project)
     proc = run([*prefix, sys.executable, "-m", "mlopsctl", *args], project)
-    assert_one_line_error(proc, code)
+    assert_clean_error(proc, code)
     assert snapshot(project) == before
