@@ -44,9 +44,8 @@ def no_untracked_data(
 ) -> None:
     """Refuse data or model files (by extension or size) that DVC does not track."""
     from mlopsctl.core import hooks as checks
-    from mlopsctl.core.project import find_project
 
-    _report(checks.no_untracked_data(find_project(Path.cwd()).root, files or (), max_kb))
+    _report(checks.no_untracked_data(checks.repository(Path.cwd()), files or (), max_kb))
 
 
 @app.command("config-composes")
@@ -56,18 +55,16 @@ def config_composes(
 ) -> None:
     """Every config group option composes with Hydra; params.yaml is the default config."""
     from mlopsctl.core import hooks as checks
-    from mlopsctl.core.project import find_project
 
-    _report(checks.config_composes(find_project(Path.cwd()).root, fix=fix))
+    _report(checks.config_composes(checks.repository(Path.cwd()), fix=fix))
 
 
 @app.command("pipeline-fresh")
 def pipeline_fresh(files: list[str] = typer.Argument(None, hidden=True)) -> None:
     """dvc.lock is in sync with the code, params and data its stages depend on."""
     from mlopsctl.core import hooks as checks
-    from mlopsctl.core.project import find_project
 
-    _report(checks.pipeline_fresh(find_project(Path.cwd()).root))
+    _report(checks.pipeline_fresh(checks.repository(Path.cwd())))
 
 
 @app.command("data-valid")
@@ -76,9 +73,8 @@ def data_valid(
 ) -> None:
     """Staged data that has a schema in data/schemas/ validates against it."""
     from mlopsctl.core import hooks as checks
-    from mlopsctl.core.project import find_project
 
-    _report(checks.data_valid(find_project(Path.cwd()).root, files or ()))
+    _report(checks.data_valid(checks.repository(Path.cwd()), files or ()))
 
 
 @app.command("deploy-current")

@@ -103,6 +103,10 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(exc.exit_code)
         if debug:
             raise
+        known = errors.expected_error(exc)
+        if known is not None:
+            print_error(known.message, known.hint)
+            sys.exit(known.exit_code)
         print_error(
             f"internal error: {type(exc).__name__}: {exc}",
             "this is a bug in mlopsctl: rerun with --debug and report the traceback",

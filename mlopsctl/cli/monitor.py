@@ -70,6 +70,16 @@ def drift(
         raise BadInput(f"unknown --method {method!r}", "choose ks, chi2 or psi")
     if share is not None and not 0 < share <= 1:
         raise BadInput(f"--share {share} is not in (0, 1]", "give a share like 0.5")
+    if threshold is not None and not threshold >= 0:
+        raise BadInput(
+            f"--threshold {threshold} is negative",
+            "give a distance (>= 0) or, for ks and chi2, a p-value level in (0, 1)",
+        )
+    if report is not None and report.exists() and not report.is_dir():
+        raise BadInput(
+            f"--report {report} is a file, not a folder",
+            "give a folder: the report is DIR/drift.html with its PNG images beside it",
+        )
     if sample < 0:
         raise BadInput("--sample cannot be negative", "give a number of rows, or 0 for all")
     settings = replace(

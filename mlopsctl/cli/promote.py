@@ -70,8 +70,15 @@ def promote(
         print_json({**_result_json(result), "deploy": _deploy_json(moved)})
         return
     out = console()
-    render_gates(result.gates, f"{result.name} {result.version} -> {result.stage}")
     short = result.commit[:8]
+    if not result.written and result.pushed_to:
+        out.print(
+            f"{result.name} {result.version} ({short}) was already in {result.stage} here; "
+            f"finished pushing its tags to {result.pushed_to}: " + ", ".join(result.tags),
+            soft_wrap=True,
+        )
+        return
+    render_gates(result.gates, f"{result.name} {result.version} -> {result.stage}")
     if not result.written:
         action = "register and assign" if result.register else "assign"
         out.print(f"dry run: would {action} {result.name} {result.version} ({short}) -> {to}")

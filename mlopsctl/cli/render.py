@@ -38,6 +38,8 @@ class StageProgress:
             self.out.print(f"[green]✓[/] {event.stage} restored from DVC's run-cache")
         elif event.kind == "failed":
             self.out.print(f"[red]✗[/] {event.stage} failed")
+        elif event.kind == "note":
+            self.out.print(f"[yellow]note:[/] {escape(event.line)}", soft_wrap=True)
         elif self.verbose and event.line.strip():
             self.out.print(f"[dim]  {escape(event.line)}[/]", soft_wrap=True)
 

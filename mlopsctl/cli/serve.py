@@ -21,9 +21,8 @@ def serve(
     ),
 ) -> None:
     """Serve a model over HTTP (Open Inference Protocol V2, V1 :predict, /metrics)."""
-    import tempfile
-
     from mlopsctl.console import err_console
+    from mlopsctl.core.files import temporary_folder
     from mlopsctl.core.model.code import pickle_imports, stage_project_code
     from mlopsctl.core.model.serve import (
         check_model_loads,
@@ -38,10 +37,10 @@ def serve(
 
     source = resolve_model(ref, rev, Path.cwd())
     check_port(host, port)
-    with tempfile.TemporaryDirectory(prefix="mlopsctl-serve-") as tmp:
-        staged = stage_model(source, Path(tmp) / "model")
+    with temporary_folder("mlopsctl-serve-") as tmp:  # a killed serve's: removed next time
+        staged = stage_model(source, tmp / "model")
         pkl = (staged.folder / "model.pkl").read_bytes()
-        code = stage_project_code(source, pickle_imports(pkl).modules, Path(tmp) / "code")
+        code = stage_project_code(source, pickle_imports(pkl).modules, tmp / "code")
         use_project_code(code)
         check_model_loads(staged, code)
         os.environ.update(serving_env(staged, prediction_log))

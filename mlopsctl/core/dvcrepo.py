@@ -66,11 +66,15 @@ def require_remote_support(url: str) -> None:
 
 
 @contextmanager
-def quiet_dvc(progress: bool = False, warnings: bool = True) -> Iterator[None]:
+def quiet_dvc(
+    progress: bool = False, warnings: bool = True, errors: list[str] | None = None
+) -> Iterator[None]:
     """In-process DVC logs and prints for its own CLI; mlopsctl renders its own output.
 
     `progress` keeps DVC's progress bars (hashing, transfers); they draw only on a TTY.
-    `warnings=False` drops DVC's warnings too, for callers that report the outcome."""
+    `warnings=False` drops DVC's warnings too, for callers that report the outcome.
+    `errors`, when given, collects DVC's error messages instead of printing them (for a
+    caller that turns them into its own one-line error)."""
     import logging
 
     from dvc.ui import ui
@@ -79,9 +83,17 @@ def quiet_dvc(progress: bool = False, warnings: bool = True) -> Iterator[None]:
     level, enabled = logger.level, ui._enabled
     logger.setLevel(logging.INFO if progress else logging.WARNING)
     ui._enabled = False
+
+    def shown(record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and errors is not None:
+            cause = record.exc_info[1] if record.exc_info else None
+            errors.append(record.getMessage() + (f" - {cause}" if cause else ""))
+            return False
+        return record.levelno >= logging.ERROR or warnings
+
     errors_only = logging.Filter()
-    errors_only.filter = lambda record: record.levelno >= logging.ERROR  # type: ignore[method-assign]
-    handlers = [] if warnings else list(logger.handlers)
+    errors_only.filter = shown  # type: ignore[method-assign]
+    handlers = [] if warnings and errors is None else list(logger.handlers)
     for handler in handlers:
         handler.addFilter(errors_only)
     try:
@@ -94,11 +106,13 @@ def quiet_dvc(progress: bool = False, warnings: bool = True) -> Iterator[None]:
 
 
 @contextmanager
-def open_repo(root: Path, progress: bool = False, warnings: bool = True) -> Iterator[Repo]:
+def open_repo(
+    root: Path, progress: bool = False, warnings: bool = True, errors: list[str] | None = None
+) -> Iterator[Repo]:
     from dvc.repo import Repo
 
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
-    with quiet_dvc(progress, warnings), Repo(str(root)) as repo:
+    with quiet_dvc(progress, warnings, errors), Repo(str(root)) as repo:
         yield repo
 
 
@@ -219,7 +233,9 @@ def pipeline_state(root: Path, rev: str | None = None) -> PipelineState:
         if remote:
             try:
                 if rev is None:
-                    not_pushed = sorted(repo.status(cloud=True))
+                    # "deleted": in the remote, not in the local cache (a fresh clone): pushed
+                    cloud = repo.status(cloud=True)
+                    not_pushed = sorted(k for k, v in cloud.items() if v in ("new", "missing"))
                 else:
                     used = repo.used_objs(revs=[rev], force=True, push=True)
                     for odb, ids in used.items():

@@ -25,6 +25,41 @@ DATA_SUFFIXES = (
 DEFAULT_MAX_KB = 500
 
 
+@dataclass(frozen=True)
+class Repository:
+    """Where a hook runs: an mlopsctl project, or any git repository (the hooks used from
+    mlopsctl's `.pre-commit-hooks.yaml`), with or without DVC."""
+
+    root: Path
+    project: bool  # an mlopsctl project: hints may name mlopsctl commands
+    dvc: bool  # a DVC repository (.dvc/ at the root)
+
+    @property
+    def add_data(self) -> str:
+        """The command that puts a file under DVC, as the user can run it here."""
+        return "mlopsctl data add" if self.project else "dvc add"
+
+
+def repository(start: Path) -> Repository:
+    """The mlopsctl project at or above `start`, else the git repository around it."""
+    from mlopsctl.core.project import find_project
+    from mlopsctl.errors import EnvironmentProblem
+
+    try:
+        root = find_project(start).root
+        project = True
+    except EnvironmentProblem:
+        root = vcs.toplevel(start)
+        project = False
+    return Repository(root, project, (root / ".dvc").is_dir())
+
+
+def _as_repository(where: Path | Repository) -> Repository:
+    if isinstance(where, Repository):
+        return where
+    return Repository(where, True, (where / ".dvc").is_dir())
+
+
 @dataclass
 class UntrackedData:
     path: str
@@ -53,9 +88,12 @@ class CheckResult:
 
 
 def no_untracked_data(
-    root: Path, files: Sequence[str] = (), max_kb: int = DEFAULT_MAX_KB
+    where: Path | Repository, files: Sequence[str] = (), max_kb: int = DEFAULT_MAX_KB
 ) -> CheckResult:
-    """Staged files that look like data or a model and that DVC does not track."""
+    """Staged files that look like data or a model and that DVC does not track (git alone
+    is enough: in a repository without DVC every such file is untracked)."""
+    repo = _as_repository(where)
+    root = repo.root
     result = CheckResult("no-untracked-data")
     candidates = []
     for name in files or vcs.staged_files(root):
@@ -70,20 +108,21 @@ def no_untracked_data(
     if not candidates:
         return result
     # outputs a pipeline keeps in git (`cache: false`: metrics, plots) are DVC's to track
-    git_outputs = dvc_git_outputs(root)
+    git_outputs = dvc_git_outputs(root) if repo.dvc else set()
     offenders = [c for c in candidates if c.path not in git_outputs]
+    add = repo.add_data
     for item in offenders:
         result.findings.append(
             Finding(
                 f"{item.path} ({_size(item.size)}) is {item.reason}, not tracked by DVC",
-                f"git rm --cached {item.path} && mlopsctl data add {item.path}",
+                f"git rm --cached {item.path} && {add} {item.path}",
             )
         )
     if offenders:
         shown = " ".join(o.path for o in offenders)
+        first = "" if repo.dvc else "dvc init, then "
         result.hint = (
-            f"version it with DVC instead of git: git rm --cached {shown} && "
-            f"mlopsctl data add {shown}"
+            f"version it with DVC instead of git: {first}git rm --cached {shown} && {add} {shown}"
         )
     return result
 
@@ -106,12 +145,17 @@ def _size(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{size / 1024:.0f} KB"
 
 
-def config_composes(root: Path, fix: bool = False) -> CheckResult:
+def config_composes(where: Path | Repository, fix: bool = False) -> CheckResult:
     """Every option of every config group composes, and params.yaml is the default config."""
     from mlopsctl.errors import BadInput
 
+    repo = _as_repository(where)
+    root = repo.root
     result = CheckResult("config-composes")
     conf_dir = root / config.CONF_DIR
+    if not (conf_dir / "config.yaml").is_file():
+        result.notes.append(f"no {config.CONF_DIR}/config.yaml here: no Hydra config to compose")
+        return result
     groups = sorted(p.name for p in conf_dir.iterdir() if p.is_dir()) if conf_dir.is_dir() else []
     try:
         default = config.compose_params(root)
@@ -156,7 +200,11 @@ def config_composes(root: Path, fix: bool = False) -> CheckResult:
             result.findings.append(
                 Finding("params.yaml differs from the composed default config (conf/)")
             )
-            result.hint = "recompose it: mlopsctl check config-composes --fix"
+            result.hint = (
+                "recompose it: mlopsctl check config-composes --fix"
+                if repo.project
+                else "recompose params.yaml from conf/ (the hook's `args: [--fix]` does it)"
+            )
     return result
 
 
@@ -174,12 +222,18 @@ def _load_params(root: Path) -> Any:
         return None
 
 
-def pipeline_fresh(root: Path) -> CheckResult:
+def pipeline_fresh(where: Path | Repository) -> CheckResult:
     """dvc.lock agrees with the code, params and data the stages depend on.
 
     Outputs that are only missing from the workspace (not pulled) do not count: the lock
-    can be right about them. A project whose pipeline never ran (no dvc.lock) passes."""
+    can be right about them. A project whose pipeline never ran (no dvc.lock) passes, and
+    so does a repository without DVC (nothing to compare)."""
+    repo = _as_repository(where)
+    root = repo.root
     result = CheckResult("pipeline-fresh")
+    if not repo.dvc:
+        result.notes.append("not a DVC repository (no .dvc/): no pipeline to check")
+        return result
     if not (root / "dvc.lock").is_file():
         result.notes.append("no dvc.lock yet: the pipeline has not run, nothing to compare")
         return result
@@ -211,10 +265,15 @@ def _stale_reasons(changes: list[Any]) -> list[str]:
     return reasons
 
 
-def data_valid(root: Path, files: Sequence[str] = ()) -> CheckResult:
+def data_valid(where: Path | Repository, files: Sequence[str] = ()) -> CheckResult:
     """Staged data (files, or the data behind staged .dvc files and schemas) that has a
     schema validates against it."""
+    repo = _as_repository(where)
+    root = repo.root
     result = CheckResult("data-valid")
+    if not (root / schema.SCHEMAS_DIR).is_dir():
+        result.notes.append(f"no {schema.SCHEMAS_DIR.as_posix()}/ here: no data to validate")
+        return result
     targets = sorted(_data_behind(root, files or vcs.staged_files(root)))
     reports = []
     for target in targets:
@@ -235,9 +294,8 @@ def data_valid(root: Path, files: Sequence[str] = ()) -> CheckResult:
                 )
             )
     if result.findings:
-        result.hint = (
-            "fix the data, or the schema if the data is right; "
-            "`mlopsctl data validate PATH` shows every failure"
+        result.hint = "fix the data, or the schema if the data is right" + (
+            "; `mlopsctl data validate PATH` shows every failure" if repo.project else ""
         )
     return result
 

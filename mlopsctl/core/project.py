@@ -52,7 +52,7 @@ class Project:
         """The mapping in the project's YAML file `name` (dvc.yaml, params.yaml, dvc.lock), in
         the workspace or at a git revision: {} when the file is not there or empty, BadInput
         when it is not a YAML mapping (the one reader of these files)."""
-        import yaml
+        from mlopsctl.core.files import load_yaml
 
         if rev is None:
             path = self.root / name
@@ -62,15 +62,7 @@ class Project:
 
             text = show_file(self.root, rev, name) or ""
         where = name if rev is None else f"{name} at {rev[:12]}"
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            line = getattr(getattr(exc, "problem_mark", None), "line", None)
-            at = f" (line {line + 1})" if line is not None else ""
-            raise BadInput(
-                f"{where} is not valid YAML{at}: {getattr(exc, 'problem', None) or exc}",
-                f"fix {name} by hand, or restore it with `git checkout -- {name}`",
-            ) from exc
+        loaded = load_yaml(text, where)
         if loaded is None:
             return {}
         if not isinstance(loaded, dict):

@@ -80,14 +80,37 @@ def retrain(
     on_step: Step = _no_step,
     on_event: Events = _no_event,
 ) -> RetrainResult:
+    from mlopsctl.core.pipeline import run as pipeline
+
+    with pipeline.project_lock(project):
+        return _retrain(project, data, stage, append, if_drift, on_step, on_event)
+
+
+JOURNAL = Path(".dvc") / "tmp" / "mlopsctl-retrain.json"
+COMMIT_PREFIX = "Retrain on "
+
+
+def _retrain(
+    project: Project,
+    data: Path,
+    stage: str,
+    append: bool,
+    if_drift: bool,
+    on_step: Step,
+    on_event: Events,
+) -> RetrainResult:
+    """retrain under the project lock (no `train` can see its temporary data); a run killed
+    midway is finished (its commit promoted) or undone first, as its journal says."""
     from mlopsctl.core import dvcrepo
     from mlopsctl.core.data import schema
     from mlopsctl.core.data.tables import read_table
     from mlopsctl.core.pipeline import run as pipeline
     from mlopsctl.core.pipeline.metrics import format_number
-    from mlopsctl.core.registry import gates, promote
 
     root = project.root
+    recovered = _recover(project, on_step)
+    if recovered is not None:
+        return recovered
     start = _preflight(project, stage)
     params = project.params().get("data") or {}
     raw = root / str(params.get("raw") or "")
@@ -153,7 +176,9 @@ def retrain(
             return result
         step("drift", "done", f"dataset drift ({summary})")
 
-    # from here on the workspace changes: any failure puts back the starting commit
+    # from here on the workspace changes: any failure puts back the starting commit, and
+    # the journal says what to do if this process is killed
+    _journal(root, {"phase": "working", "start": start, "stage": stage, "data": str(data)})
     try:
         _write(raw, content)
         from mlopsctl.core.data.versioning import add_data
@@ -171,22 +196,100 @@ def retrain(
         pushed = dvcrepo.push_all(root)
         step("push", "done", f"{pushed} files to the DVC remote")
         result.commit = vcs.commit_tracked(
-            root, f"Retrain on {data.name} ({how.replace(' to ', ' ')}): {shown}"
+            root, f"{COMMIT_PREFIX}{data.name} ({how.replace(' to ', ' ')}): {shown}"
         )
+        _journal(root, {"phase": "committed", "start": start, "stage": stage, "data": str(data)})
         step("commit", "done", (result.commit or "")[:8])
-        settings = gates.project_settings(project)
-        result.promotion = promote.promote(
-            project, promote.PromoteRequest(stage=settings.check_stage(stage))
-        )
-        step("promote", "done", f"{result.promotion.name} {result.promotion.version} -> {stage}")
+        _promote(project, stage, result, step)
     except MlopsctlError as exc:
         result.steps.append(RetrainStep(_failed_step(result), "failed", exc.message))
         _restore(root, start)
+        _journal(root, None)
         result.commit = None
         raise RetrainFailed(exc, result) from exc
     except BaseException:
         _restore(root, start)
+        _journal(root, None)
         raise
+    result.outcome = "promoted"
+    return result
+
+
+def _promote(
+    project: Project, stage: str, result: RetrainResult, step: Callable[..., None]
+) -> None:
+    from mlopsctl.core.registry import gates, promote
+
+    settings = gates.project_settings(project)
+    result.promotion = promote.promote(
+        project, promote.PromoteRequest(stage=settings.check_stage(stage))
+    )
+    _journal(project.root, None)
+    step("promote", "done", f"{result.promotion.name} {result.promotion.version} -> {stage}")
+
+
+def _journal(root: Path, entry: dict[str, Any] | None) -> None:
+    """Record where a retrain is (None: it is over), so a rerun after a kill can finish it."""
+    import json
+
+    from mlopsctl.core.files import write_atomic
+
+    path = root / JOURNAL
+    if entry is None:
+        path.unlink(missing_ok=True)
+    else:
+        write_atomic(path, json.dumps(entry))
+
+
+def _recover(project: Project, on_step: Step) -> RetrainResult | None:
+    """Deal with a retrain that was killed: before its commit, put the starting commit back
+    (then this run goes on); after it, finish the promotion (the result of this run)."""
+    import json
+
+    root = project.root
+    try:
+        entry = json.loads((root / JOURNAL).read_text(encoding="utf-8"))
+        start, stage, data = str(entry["start"]), str(entry["stage"]), str(entry["data"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    head = vcs.head_commit(root) or ""
+    committed = (
+        head != start
+        and (vcs.git_ok(root, "rev-parse", "--verify", "-q", "HEAD^") or "").strip() == start
+        and vcs.output(root, "log", "-1", "--format=%s").startswith(COMMIT_PREFIX)
+    )
+    (root / ".git" / "index.lock").unlink(missing_ok=True)  # a git killed with us
+    if not committed:
+        if head == start:
+            _restore(root, start)
+        _journal(root, None)
+        on_step(RetrainStep("recover", "done", f"undid a killed retrain (back at {start[:8]})"))
+        return None
+    raw = (project.params().get("data") or {}).get("raw")
+    result = RetrainResult("failed", data, str(raw))
+    result.commit = head
+    result.steps.append(
+        RetrainStep("recover", "done", f"a killed retrain committed {head[:8]}: promoting it")
+    )
+    on_step(result.steps[-1])
+
+    def step(name: str, status: str, detail: str = "") -> None:
+        result.steps.append(RetrainStep(name, status, detail))
+        on_step(result.steps[-1])
+
+    if _promoted(project, head, stage):  # killed after the tags were written
+        _journal(root, None)
+        step("promote", "done", f"already in {stage}")
+        result.outcome = "promoted"
+        return result
+    try:
+        _promote(project, stage, result, step)
+    except MlopsctlError as exc:
+        result.steps.append(RetrainStep("promote", "failed", exc.message))
+        _restore(root, start)
+        _journal(root, None)
+        result.commit = None
+        raise RetrainFailed(exc, result) from exc
     result.outcome = "promoted"
     return result
 
@@ -281,3 +384,14 @@ def _restore(root: Path, start: str) -> None:
             "retrain failed and `dvc checkout` could not restore the data: " + checkout.tail(),
             "run `dvc checkout --force` in the project",
         )
+
+
+def _promoted(project: Project, commit: str, stage: str) -> bool:
+    from mlopsctl.core.registry import promote
+    from mlopsctl.core.registry import state as states
+    from mlopsctl.core.registry import tags as registry
+
+    name, _ = promote.model_name(project, None, commit)
+    state = states.model_state(name, registry.read_tags(project.root, artifact=name))
+    version = state.version_at(commit)
+    return version is not None and state.stages.get(stage) == version

@@ -7,6 +7,8 @@ default DVC remote made by this run), so nothing half-made is left behind.
 
 from __future__ import annotations
 
+import glob
+import json
 import keyword
 import os
 import re
@@ -24,6 +26,7 @@ from mlopsctl import __version__
 from mlopsctl.core import config, dvcrepo
 from mlopsctl.core import git as vcs
 from mlopsctl.core import python_env as environment
+from mlopsctl.core.files import process_alive, write_atomic
 from mlopsctl.errors import BadInput, EnvironmentProblem
 
 if TYPE_CHECKING:
@@ -133,6 +136,8 @@ def check_destination(dest: Path, force: bool) -> None:
     if not dest.exists():
         return
     entries = sorted(p.name for p in dest.iterdir())
+    if INCOMPLETE_MARKER in entries:
+        return  # an init killed while moving its project in: the rerun redoes it
     foreign = [m for m in FOREIGN_REPO_MARKERS if m in entries]
     if foreign:
         raise BadInput(
@@ -192,8 +197,12 @@ def init_project(
             made_remote = Path(remote_url)
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = dest.parent / f".{dest.name}.mlopsctl-init-{secrets.token_hex(4)}"
+    remove_abandoned_staging(dest)
+    staging = dest.parent / f".{dest.name}.mlopsctl-init-{os.getpid()}-{secrets.token_hex(4)}"
     remote_existed = made_remote is not None and made_remote.exists()
+    if made_remote is not None and not remote_existed:
+        # what a killed init leaves is found by the next one: the staging folder and remote
+        write_atomic(_record_of(staging), json.dumps({"remote": str(made_remote)}))
     try:
         progress("rendering template")
         with _timed(timings, "render"):
@@ -240,7 +249,9 @@ def init_project(
         shutil.rmtree(staging, ignore_errors=True)
         if made_remote is not None and not remote_existed:
             shutil.rmtree(made_remote, ignore_errors=True)
+        _record_of(staging).unlink(missing_ok=True)
         raise
+    _record_of(staging).unlink(missing_ok=True)
 
     warnings: list[str] = [w for w in (requirement_warning, history_warning) if w]
     hooks = False
@@ -500,24 +511,69 @@ def _sklearn_breast_cancer() -> Any:
 STARTING_DATA: dict[str, Callable[[], Any]] = {"sklearn:breast_cancer": _sklearn_breast_cancer}
 
 
+INCOMPLETE_MARKER = ".mlopsctl-init-incomplete"
+
+
+def _record_of(staging: Path) -> Path:
+    return staging.with_name(staging.name + ".json")
+
+
+def remove_abandoned_staging(dest: Path) -> list[Path]:
+    """Staging folders (and the DVC remotes they made) of inits into `dest` whose process is
+    gone (killed): removed, so a rerun starts clean. Returns what was removed."""
+    removed = []
+    found = dest.parent.glob(f".{glob.escape(dest.name)}.mlopsctl-init-*")
+    for folder in sorted({p.with_name(p.name.removesuffix(".json")) for p in found}):
+        pid = folder.name.rsplit("-", 2)[-2]
+        if pid.isdigit() and process_alive(int(pid)):
+            continue
+        record = _record_of(folder)
+        try:
+            remote = json.loads(record.read_text(encoding="utf-8")).get("remote")
+        except (OSError, ValueError, AttributeError):
+            remote = None
+        if remote:
+            shutil.rmtree(remote, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        record.unlink(missing_ok=True)
+        removed.append(folder)
+    return removed
+
+
 def _move_into_place(staging: Path, dest: Path) -> None:
     if dest.exists() and not any(dest.iterdir()):
         dest.rmdir()
     if not dest.exists():
         os.rename(staging, dest)
         return
-    # --force into a folder with files: merge; the template's files win, others stay.
-    for src in sorted(staging.rglob("*"), key=lambda p: len(p.parts)):
-        target = dest / src.relative_to(staging)
+    # --force into a folder with files: merge; the template's files win, others stay. A
+    # marker says a merge is under way (a killed one is redone by the next init), and .git
+    # and .dvc arrive last, each in one rename: never half a repository.
+    marker = dest / INCOMPLETE_MARKER
+    if marker.exists():
+        for name in FOREIGN_REPO_MARKERS:
+            shutil.rmtree(dest / name, ignore_errors=True)
+    marker.touch()
+    _merge(staging, dest, last=FOREIGN_REPO_MARKERS)
+    marker.unlink()
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _merge(src_dir: Path, dest_dir: Path, last: tuple[str, ...] = ()) -> None:
+    entries = sorted(src_dir.iterdir(), key=lambda p: (p.name in last, p.name))
+    for src in entries:
+        target = dest_dir / src.name
         if src.is_dir() and not src.is_symlink():
-            if target.is_symlink() or target.is_file():
+            if target.is_dir() and not target.is_symlink():
+                _merge(src, target)
+                continue
+            if target.exists() or target.is_symlink():
                 target.unlink()
-            target.mkdir(exist_ok=True)
+            os.rename(src, target)
         else:
             if target.is_dir() and not target.is_symlink():
                 shutil.rmtree(target)
             os.replace(src, target)
-    shutil.rmtree(staging, ignore_errors=True)
 
 
 def _install_hooks(project: Path) -> tuple[bool, str | None]:

@@ -110,7 +110,12 @@ def test_missing_or_unreachable_remotes_exit_3_and_leave_the_cache_alone(
     dvc("remote", "add", "blocked", str(blocker / "remote"), cwd=project)
     proc = mlopsctl("data", "push", "--remote", "blocked", cwd=project)
     assert_one_line_error(proc, 3)
-    assert "cannot be reached" in proc.stderr
+    assert "does not exist" in proc.stderr
+    # a missing remote folder is not made on the fly (it may be an unmounted share)
+    dvc("remote", "add", "unmounted", str(tmp_path / "share" / "store"), cwd=project)
+    proc = mlopsctl("data", "push", "--remote", "unmounted", cwd=project)
+    assert_one_line_error(proc, 3)
+    assert not (tmp_path / "share").exists()
 
 
 def test_the_fresh_projects_data_validates_and_bad_data_fails_with_a_table(project: Path) -> None:

@@ -145,3 +145,77 @@ def test_data_that_breaks_its_schema_is_refused_and_stops_the_pipeline(project: 
     git("add", "notes.md", cwd=project)
     proc = commit(project)
     assert proc.returncode == 0, output(proc)
+
+
+def _hook_repo_env() -> dict[str, str]:
+    """pre-commit builds the hook repository's environment from this checkout, offline: no
+    dependencies fetched (they come from this interpreter's site-packages on PYTHONPATH)."""
+    import os
+    import sysconfig
+
+    site = sysconfig.get_paths()["purelib"]
+    env = dict(os.environ)
+    env.update(
+        PIP_NO_DEPS="1",
+        PIP_NO_INDEX="1",
+        PIP_NO_BUILD_ISOLATION="0",  # pip reads "0" here as: no build isolation
+        PYTHONPATH=os.pathsep.join([str(REPO_ROOT), site]),
+    )
+    return env
+
+
+def _use_mlopsctl_hooks(repo: Path) -> None:
+    rev = git("rev-parse", "HEAD", cwd=REPO_ROOT).stdout.strip()
+    hooks = [{"id": h} for h in ("no-untracked-data", "config-composes", "data-valid")]
+    config = {
+        "repos": [{"repo": str(REPO_ROOT), "rev": rev, "hooks": [*hooks, {"id": "pipeline-fresh"}]}]
+    }
+    (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
+
+
+def pre_commit(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, "-m", "pre_commit", "run", *args], repo, env=_hook_repo_env())
+
+
+@pytest.mark.slow
+def test_the_hook_repository_works_in_a_plain_git_and_a_dvc_repository(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    git("init", "--quiet", cwd=plain)
+    _use_mlopsctl_hooks(plain)
+    (plain / "notes.md").write_text("notes\n")
+    (plain / "table.csv").write_text("a,b\n1,2\n")
+    git("add", "-A", cwd=plain)
+
+    proc = pre_commit(plain, "--all-files")
+    assert proc.returncode == 1, output(proc)
+    assert "table.csv (0 KB) is a data or model file, not tracked by DVC" in output(proc)
+    assert "dvc add table.csv" in output(proc)
+    assert "mlopsctl" not in output(proc).replace(str(REPO_ROOT), "")  # not on the user's PATH
+    assert "not inside an mlopsctl project" not in output(proc)
+
+    git("rm", "--quiet", "--cached", "table.csv", cwd=plain)
+    (plain / "table.csv").unlink()
+    assert pre_commit(plain, "--all-files").returncode == 0
+    proc = pre_commit(plain, "--all-files", "--hook-stage", "pre-push")
+    assert proc.returncode == 0, output(proc)
+    assert "no pipeline to check" in output(proc) or "Passed" in output(proc)
+
+    # a DVC repository with a pipeline (no Hydra config, no schemas): a stale lock blocks
+    tracked = tmp_path / "tracked"
+    tracked.mkdir()
+    git("init", "--quiet", cwd=tracked)
+    dvc("init", "--quiet", cwd=tracked)
+    (tracked / "a.txt").write_text("one\n")
+    (tracked / "dvc.yaml").write_text(
+        "stages:\n  copy:\n    cmd: cp a.txt b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n"
+    )
+    dvc("repro", "--quiet", cwd=tracked)
+    _use_mlopsctl_hooks(tracked)
+    git("add", "-A", cwd=tracked)
+    assert pre_commit(tracked, "--all-files").returncode == 0
+    assert pre_commit(tracked, "--all-files", "--hook-stage", "pre-push").returncode == 0
+    (tracked / "a.txt").write_text("two\n")
+    proc = pre_commit(tracked, "--all-files", "--hook-stage", "pre-push")
+    assert proc.returncode == 1, output(proc)
+    assert "stage copy" in output(proc) and "dvc repro" in output(proc)

@@ -373,3 +373,31 @@ def test_ctrl_c_leaves_both_tags_or_none(
     assert "Traceback" not in err, err
     assert tags(trained_project) == expected_tags
     assert proc.returncode == expected_code, (proc.returncode, err)
+
+
+def test_push_sends_every_tag_the_stage_needs_and_a_rerun_finishes_a_cut_push(
+    trained_project: Path, tmp_path: Path
+) -> None:
+    bare = tmp_path / "remote.git"
+    git("init", "--quiet", "--bare", str(bare), cwd=tmp_path)
+    git("remote", "add", "origin", str(bare), cwd=trained_project)
+
+    def remote_tags() -> set[str]:
+        listed = git("ls-remote", "--tags", str(bare), cwd=tmp_path).stdout.split()
+        refs = [ref for ref in listed if ref.startswith("refs/") and not ref.endswith("^{}")]
+        return {ref.removeprefix("refs/tags/") for ref in refs}
+
+    # staging promoted locally, production pushed: the version tag goes along
+    assert promote(trained_project, "--to", "staging").returncode == 0
+    proc = promote(trained_project, "--to", "production", "--push")
+    assert proc.returncode == 0, proc.stderr
+    assert remote_tags() == {"demo@v0.0.1", "demo#production#2"}
+
+    # the state a push killed midway leaves: tags here, not on the remote; the rerun pushes
+    proc = promote(trained_project, "--to", "staging", "--push")
+    assert proc.returncode == 0, proc.stderr
+    assert "finished pushing" in proc.stdout
+    assert remote_tags() == {"demo@v0.0.1", "demo#production#2", "demo#staging#1"}
+    assert tags(trained_project) == sorted(remote_tags())
+    # and once all is there, a rerun is "nothing to do" again
+    assert_one_line_error(promote(trained_project, "--to", "staging", "--push"), 2)

@@ -132,3 +132,29 @@ def test_lineage_has_one_shape_whoever_registered_the_version(trained_project: P
         assert record["params_sha256"] == hashlib.sha256(params).hexdigest()
         assert record["model_sha256"] and record["deployed"] == []
     assert ours["mlopsctl_version"] and theirs["mlopsctl_version"] is None
+
+
+def test_history_and_lineage_in_a_plain_git_repository_with_gto_tags(tmp_path: Path) -> None:
+    repo = tmp_path / "plain"
+    repo.mkdir()
+    git("init", "--quiet", cwd=repo)
+    (repo / "a.txt").write_text("a\n")
+    git("add", "a.txt", cwd=repo)
+    git("commit", "--quiet", "-m", "a", cwd=repo)
+    for args in (("register", "demo"), ("assign", "demo", "--stage", "prod")):
+        assert gto(*args, cwd=repo).returncode == 0
+    assert gto("deprecate", "demo", "v0.0.1", cwd=repo).returncode == 0
+
+    proc = mlopsctl("registry", "history", "demo", "--json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    events = json.loads(proc.stdout)
+    events = events["events"] if isinstance(events, dict) else events
+    assignment = next(e for e in events if e["event"] == "assignment")
+    assert assignment["version"] == "v0.0.1"  # as `gto history` shows it, not a commit sha
+
+    # lineage reads DVC's records: a plain git repository is an environment error, not a bug
+    (repo / "b.txt").write_text("b\n")
+    git("add", "b.txt", cwd=repo)
+    git("commit", "--quiet", "-m", "b", cwd=repo)
+    assert gto("register", "demo", "--version", "v0.1.0", cwd=repo).returncode == 0
+    assert_one_line_error(mlopsctl("registry", "lineage", "demo@v0.1.0", cwd=repo), 3)

@@ -266,17 +266,21 @@ def project_relative(root: Path, path: Path) -> str:
 
 
 def read_schema_file(path: Path) -> dict[str, Any]:
-    import yaml
+    from mlopsctl.core.files import load_yaml
 
     if not path.is_file():
         raise BadInput(f"{path}: no such schema", "write one with `mlopsctl data schema DATA`")
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path} is not valid YAML: {exc}", "fix the file") from exc
+    loaded = load_yaml(_text(path), str(path))
     if not isinstance(loaded, dict) or not isinstance(loaded.get("columns"), dict):
         raise BadInput(f"{path} is not a pandera schema (no `columns:`)", "fix the file")
     return loaded
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path} is not UTF-8 text", "save the schema as UTF-8") from exc
 
 
 def load_schema(path: Path) -> Any:
@@ -292,16 +296,14 @@ def load_schema(path: Path) -> Any:
 
 
 def schemas(root: Path) -> dict[str, Path]:
-    """Every schema in data/schemas/, by the data file it describes (project-relative)."""
-    import yaml
+    """Every schema in data/schemas/, by the data file it describes (project-relative); a
+    schema that is not valid YAML is bad input naming it (not "no schemas")."""
+    from mlopsctl.core.files import load_yaml
 
     found: dict[str, Path] = {}
     folder = root / SCHEMAS_DIR
     for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError:
-            continue
+        loaded = load_yaml(_text(path), project_relative(root, path)) or {}
         data = (loaded.get("metadata") or {}).get("data") if isinstance(loaded, dict) else None
         if isinstance(data, str):
             found.setdefault(data, path)

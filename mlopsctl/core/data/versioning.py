@@ -4,6 +4,7 @@ its remote. DVC runs in-process (one Repo per call); its errors become mlopsctl'
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,7 @@ class TransferResult:
 def add_data(root: Path, paths: Sequence[Path], progress: bool = False) -> AddResult:
     """Track files or folders with DVC and stage their .dvc pointers and .gitignore in git."""
     from dvc.exceptions import DvcException
+    from dvc.lock import LockError
 
     targets = [_data_target(root, path) for path in paths]
     in_git = vcs.tracked_files(root, targets)
@@ -62,18 +64,42 @@ def add_data(root: Path, paths: Sequence[Path], progress: bool = False) -> AddRe
             f'stop tracking in git first: git rm -r --cached {shown} && git commit -m "Move '
             f'{shown} to DVC", then run `mlopsctl data add {shown}` again',
         )
-    with open_repo(root, progress=progress) as repo:
+    dvc_errors: list[str] = []
+    with open_repo(root, progress=progress, errors=dvc_errors) as repo:
         # with the default cache (reflink, else copy) the workspace file already equals the
         # cached copy: copying it back ("relink") would write the data a second time
         relink = bool(repo.config.get("cache", {}).get("type"))
+        _remove_partial_files(repo, [root / t for t in targets])
+        # what DVC writes besides the cache, to put back if the data did not reach the cache
+        written = [root / f"{t}.dvc" for t in targets]
+        written += sorted({(root / t).parent / ".gitignore" for t in targets})
+        saved = {path: path.read_bytes() if path.is_file() else None for path in written}
         try:
             stages = repo.add([str(root / t) for t in targets], relink=relink)
+        except LockError as exc:  # a running pipeline (or dvc) uses the project or the file
+            raise EnvironmentProblem(
+                f"DVC is busy with this project (a pipeline running?): {_first_line(exc)}",
+                f"wait for the run to finish, then `mlopsctl data add {' '.join(targets)}` again",
+            ) from exc
         except DvcException as exc:
             raise BadInput(
                 f"DVC cannot track {' '.join(targets)}: {_first_line(exc)}",
                 "see `dvc status` and dvc.yaml: a stage output is tracked "
                 "by its stage, not by `data add`",
             ) from exc
+        # DVC logs a failed transfer into the cache (a full disk) and carries on: check
+        lacking = set(repo.data_status(granular=False)["not_in_cache"]) & set(targets)
+        if lacking:
+            for path, content in saved.items():
+                if content is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    path.write_bytes(content)
+            why = dvc_errors[0].rsplit(" - ", 1)[-1] if dvc_errors else "is the disk full?"
+            raise EnvironmentProblem(
+                f"DVC could not store {', '.join(sorted(lacking))} in its cache: {why}",
+                "free some space, then run `mlopsctl data add` again; nothing was staged",
+            )
         staged = sorted(
             {
                 os.path.relpath(path, root)
@@ -84,6 +110,23 @@ def add_data(root: Path, paths: Sequence[Path], progress: bool = False) -> AddRe
         )
     vcs.stage(root, staged)
     return AddResult(added=targets, staged=staged)
+
+
+# DVC writes through `.<22 url-safe chars>.tmp` beside the destination, then renames
+_PARTIAL = re.compile(r"^\.[A-Za-z0-9_-]{22}\.tmp$")
+
+
+def _remove_partial_files(repo: Repo, targets: list[Path]) -> None:
+    """Partial files a killed DVC left in the cache and beside `targets`: removed while DVC's
+    repository lock is held (no other DVC writes then, so none is in progress)."""
+    cache = Path(repo.cache.local.path)
+    with repo.lock:
+        found = list(cache.rglob(".*.tmp")) if cache.is_dir() else []
+        for folder in {t.parent for t in targets}:
+            found += folder.glob(".*.tmp") if folder.is_dir() else []
+        for path in found:
+            if _PARTIAL.match(path.name) and path.is_file():
+                path.unlink(missing_ok=True)
 
 
 def _data_target(root: Path, path: Path) -> str:
@@ -111,6 +154,10 @@ def data_status(root: Path, remote: str | None = None) -> DataStatus:
     with open_repo(root) as repo:
         name, _url = resolve_remote(repo, remote, must_exist=True)
         try:
+            # DVC's status counts everything as "not in remote" when the remote cannot be
+            # reached at all: ask the remote first, so that is an error, not an answer
+            odb = repo.cloud.get_remote_odb(name)
+            odb.fs.exists(odb.path)
             status = repo.data_status(not_in_remote=True, remote_refresh=True, remote=name)
         except Exception as exc:
             raise _unreachable(name, exc) from exc
@@ -126,7 +173,7 @@ def data_status(root: Path, remote: str | None = None) -> DataStatus:
 def push_data(root: Path, remote: str | None = None, progress: bool = False) -> TransferResult:
     """Push what the workspace's .dvc files and dvc.lock reference to the remote."""
     with open_repo(root, progress=progress) as repo:
-        name, url = resolve_remote(repo, remote, must_exist=False)
+        name, url = resolve_remote(repo, remote, must_exist=True)
         try:
             files = int(repo.push(remote=name))
         except Exception as exc:
@@ -197,8 +244,8 @@ def resolve_remote(repo: Repo, remote: str | None, must_exist: bool) -> tuple[st
     if must_exist and is_local_url(url) and not Path(_local_path(url)).is_dir():
         raise EnvironmentProblem(
             f"the DVC remote {name!r} is a folder that does not exist: {without_credentials(url)}",
-            "mount or restore it, or point the remote elsewhere: "
-            f"dvc remote modify {name} url NEW_URL",
+            f"mount or restore it (a new remote: mkdir -p {_local_path(url)}), or point the "
+            f"remote elsewhere: dvc remote modify {name} url NEW_URL",
         )
     return name, without_credentials(url)
 

@@ -5,10 +5,9 @@ docker."""
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
-from mlopsctl.core.files import write_atomic, write_json
+from mlopsctl.core.files import temporary_folder, write_atomic, write_json
 from mlopsctl.core.image.base import BASE_HINT, BaseImage, read_base
 from mlopsctl.core.image.builders import (
     BuildResult,
@@ -65,8 +64,7 @@ def build_image(
     if context_only is not None and context_only.exists() and any(context_only.iterdir()):
         raise BadInput(f"{context_only} is not empty", "name a new folder for --context-only")
     cache = cache or default_cache()
-    with tempfile.TemporaryDirectory(prefix="mlopsctl-build-") as tmp:
-        work = Path(tmp)
+    with temporary_folder("mlopsctl-build-") as work:
         blobs = work / "blobs"
         base_image = read_base(base, blobs, cache / "layers")
         context = context_only or work / "context"

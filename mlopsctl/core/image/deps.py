@@ -10,14 +10,13 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from mlopsctl.core import proc
-from mlopsctl.core.files import write_json
+from mlopsctl.core.files import temporary_folder, write_json
 from mlopsctl.core.model.code import pickle_imports
 from mlopsctl.errors import EnvironmentProblem
 
@@ -141,8 +140,7 @@ def prepare_dependencies(
             f"run mlopsctl from a Python {python[0]}.{python[1]} environment",
         )
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{key}.", dir=folder.parent) as tmp:
-        work = Path(tmp)
+    with temporary_folder(f".{key}.", folder.parent) as work:
         wheels, site = work / "wheels", work / "out" / "site-packages"
         platform_args = [arg for tag in platform_tags(architecture) for arg in ("--platform", tag)]
         target = [

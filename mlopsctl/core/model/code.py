@@ -77,7 +77,15 @@ def pickle_imports(pkl: bytes) -> PickleImports:
             modules.add(module)
             return Recorded
 
-    Recorder(io.BytesIO(pkl)).load()
+    try:
+        Recorder(io.BytesIO(pkl)).load()
+    except Exception as exc:  # whatever garbage raises: it is not a model mlopsctl can ship
+        from mlopsctl.errors import BadInput
+
+        raise BadInput(
+            f"model.pkl is not a readable pickle ({type(exc).__name__}: {exc})",
+            "restore the model (`dvc checkout models/model.pkl`) or retrain (`mlopsctl train`)",
+        ) from exc
     return PickleImports(modules, dataframe)
 
 

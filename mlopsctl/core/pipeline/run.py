@@ -12,9 +12,10 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +40,7 @@ _RAN_EXPERIMENT = re.compile(r"^Ran experiment\(s\): (?P<names>.+)$")
 class StageEvent:
     """What the CLI shows as the pipeline runs."""
 
-    kind: Literal["experiment", "start", "cached", "restored", "done", "output", "failed"]
+    kind: Literal["experiment", "start", "cached", "restored", "done", "output", "failed", "note"]
     stage: str = ""
     seconds: float | None = None
     line: str = ""
@@ -87,29 +88,81 @@ def _ignore(event: StageEvent) -> None:
 
 @contextmanager
 def project_lock(project: Project) -> Iterator[None]:
-    """One mlopsctl run per project at a time; the OS drops the lock if the process dies."""
+    """One mlopsctl run per project at a time; the OS drops the lock if the process dies.
+    Reentrant: a workflow holding it (retrain) runs `train` under the same lock."""
     import fcntl
+
+    if project.root in _held_locks:
+        yield
+        return
 
     path = project.root / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-            raise EnvironmentProblem(
-                f"another run holds the lock on this project (pid {holder})",
-                "wait for it to finish; the lock goes away when that process ends",
-            ) from None
+        # the stage group of a run killed a moment ago holds the lock until it is gone
+        deadline = time.monotonic() + 3
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                raise EnvironmentProblem(
+                    f"another run holds the lock on this project (pid {holder})",
+                    "wait for it to finish; the lock goes away when that process ends",
+                ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         # a run killed mid-stage leaves DVC's own lock entries behind: no run of ours is
         # alive now, so entries of dead processes are stale
         dvcrepo.clear_dead_rwlock_entries(project.root)
+        _held_locks[project.root] = fd
         yield
     finally:
+        _held_locks.pop(project.root, None)
         os.close(fd)
+
+
+_held_locks: dict[Path, int] = {}  # project root -> the fd of its project lock, while held
+
+
+def recover_lock_file(project: Project) -> str | None:
+    """A dvc.lock that a killed DVC left empty or torn is put back as git has it (or removed
+    when git has none), so the run that follows is a plain rerun; returns a note saying so.
+    Call only while holding the project lock."""
+    from mlopsctl.core import git as vcs
+
+    path = project.root / "dvc.lock"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    if _valid_lock(text):
+        return None
+    committed = vcs.show_file(project.root, "HEAD", "dvc.lock")
+    if committed is not None and _valid_lock(committed):
+        from mlopsctl.core.files import write_atomic
+
+        write_atomic(path, committed)
+        return "dvc.lock was empty or torn (a killed run?): restored the committed one"
+    path.unlink()
+    return "dvc.lock was empty or torn (a killed run?) and git has none: removed it"
+
+
+def _valid_lock(text: str) -> bool:
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    return (
+        isinstance(loaded, dict) and "schema" in loaded and isinstance(loaded.get("stages"), dict)
+    )
 
 
 def prepare_params(project: Project, overrides: list[str] | tuple[str, ...]) -> bool:
@@ -139,6 +192,9 @@ def train(
 ) -> RunResult:
     """Compose, then run the whole pipeline unless nothing changed."""
     with project_lock(project):
+        note = recover_lock_file(project)
+        if note:
+            on_event(StageEvent("note", line=note))
         changed = prepare_params(project, overrides)
         # `dvc exp run` costs ~2.6x a no-op `dvc repro` even when nothing changed: ask DVC's
         # status first. `dvc repro` (--no-exp) finds out as cheaply by itself.
@@ -167,6 +223,9 @@ def evaluate(
     if rev is not None:
         read_metrics(project.root, rev)  # an unknown rev fails before anything runs
     with project_lock(project):
+        note = recover_lock_file(project)
+        if note:
+            on_event(StageEvent("note", line=note))
         if pipeline_up_to_date(project):
             stages: list[StageRun] = []
             up_to_date = True
@@ -212,10 +271,16 @@ def run_stages(
 ) -> tuple[list[StageRun], str | None]:
     """Run dvc, stream its output as stage events; raise StageFailed when a stage fails.
 
-    tie_to_parent: on Linux, dvc gets SIGTERM if mlopsctl dies (kill -9), instead of
-    running on unlocked; needs a preexec hook, which is unsafe with threads (sweeps)."""
+    tie_to_parent: dvc and the stages run in a process group of their own under a small
+    tether process that kills the whole group if mlopsctl dies (kill -9), so no stage runs
+    on unlocked and overwrites outputs a rerun made; the tether keeps the project lock
+    until the group is gone. Ctrl-C is passed on to the group."""
+    lock_fd = _held_locks.get(project.root)
+    command = dvcrepo.dvc_command(dvc_args)
+    if tie_to_parent:
+        command = [sys.executable, "-c", _TETHER, str(os.getpid()), *command]
     proc = subprocess.Popen(
-        dvcrepo.dvc_command(dvc_args),
+        command,
         cwd=project.root,
         env=dvcrepo.dvc_env(),
         stdin=subprocess.DEVNULL,
@@ -223,7 +288,8 @@ def run_stages(
         stderr=subprocess.STDOUT,
         text=True,
         bufsize=1,
-        preexec_fn=_parent_death_signal() if tie_to_parent else None,
+        start_new_session=tie_to_parent,
+        pass_fds=(lock_fd,) if tie_to_parent and lock_fd is not None else (),
     )
     stages: list[StageRun] = []
     output: list[str] = []
@@ -269,10 +335,14 @@ def run_stages(
                 on_event(StageEvent("output", current[0] if current else "", line=line))
         code = proc.wait()
     except BaseException:
-        # Ctrl-C reaches dvc too (same process group): let it clean up, then go
+        # Ctrl-C: pass it on to dvc and the stages (their own group), let dvc clean up, go
+        if tie_to_parent:
+            _signal_group(proc.pid, signal.SIGINT)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
+            if tie_to_parent:
+                _signal_group(proc.pid, signal.SIGKILL)
             proc.kill()
         raise
     if code != 0:
@@ -295,19 +365,33 @@ def _busy(detail: str) -> EnvironmentProblem:
     )
 
 
-def _parent_death_signal() -> Callable[[], None] | None:
-    """A preexec hook doing only a prctl(PR_SET_PDEATHSIG) call, libc loaded beforehand."""
-    try:
-        import ctypes
+def _signal_group(pgid: int, sig: int) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
 
-        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
 
-    def hook() -> None:
-        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-    return hook
+# The tether: leader of the stage group (start_new_session). The kernel sends it SIGTERM when
+# mlopsctl dies (PR_SET_PDEATHSIG); it then SIGKILLs the group (dvc, the stages, itself).
+# Ctrl-C reaches the group from mlopsctl; the tether ignores it and waits for dvc.
+_TETHER = """
+import os, signal, subprocess, sys
+def end(*_):
+    os.killpg(0, signal.SIGKILL)
+signal.signal(signal.SIGTERM, end)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+try:
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+except (OSError, AttributeError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    end()
+def default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+child = subprocess.Popen(sys.argv[2:], preexec_fn=default_sigint)
+code = child.wait()
+sys.exit(code if code >= 0 else 128 - code)
+"""
 
 
 def plot_paths(project: Project) -> list[Path]:

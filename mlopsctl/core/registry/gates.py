@@ -234,7 +234,9 @@ def pipeline_gates(candidate: Candidate, stages: list[str]) -> list[GateResult]:
             GateResult(
                 "pushed to DVC remote",
                 "data and model in the remote",
-                "in sync" if not missing else f"{len(missing)} missing: {shown}",
+                "in sync"
+                if not missing
+                else f"{len(missing)} not in the remote: {shown}; run `mlopsctl data push`",
                 not missing,
             )
         )

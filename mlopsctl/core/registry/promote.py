@@ -139,7 +139,13 @@ def promote(project: Project, request: PromoteRequest) -> PromoteResult:
     if commit != head:
         name, path = model_name(project, name, commit)
     if state.stages.get(stage) == version:
-        raise BadInput(f"{name} {version} is already in {stage}", "nothing to do")
+        unpushed = _finish_push(root, state, stage, version) if request.push else None
+        if unpushed is None:
+            raise BadInput(f"{name} {version} is already in {stage}", "nothing to do")
+        # a promotion killed mid-push: the tags are here, the remote lacks some; finish it
+        return PromoteResult(
+            name, version, stage, commit, False, [], tags=unpushed[1], pushed_to=unpushed[0]
+        )
 
     candidate_record = _recorded(state, version)
     results = _run_gates(root, settings, state, stage, version, commit, head, candidate_record)
@@ -192,9 +198,40 @@ def promote(project: Project, request: PromoteRequest) -> PromoteResult:
     result.tags = registry.create_tags(root, name, new)
     result.written = True
     if remote is not None:
-        registry.push_tags(root, remote, result.tags)
+        registration = states.registration(state, version)
+        also = [registration.tag] if registration is not None else []
+        registry.push_tags(root, remote, result.tags, also=also)
         result.pushed_to = remote
     return result
+
+
+def _needed_tags(state: states.ModelState, stage: str, version: str) -> list[str]:
+    """The tags a remote needs to show `version` in `stage`: its registration and the newest
+    assignment of it to `stage`."""
+    needed = []
+    registration = states.registration(state, version)
+    if registration is not None:
+        needed.append(registration.tag)
+    commit = state.versions.get(version, version)
+    assigned = [
+        t
+        for t in state.events
+        if t.action == registry.ASSIGN and t.stage == stage and t.commit == commit
+    ]
+    if assigned:
+        needed.append(assigned[-1].tag)
+    return needed
+
+
+def _finish_push(
+    root: Path, state: states.ModelState, stage: str, version: str
+) -> tuple[str, list[str]] | None:
+    """(remote, tags pushed) when the remote lacked tags `version` in `stage` needs."""
+    remote = registry.push_remote(root)
+    needed = _needed_tags(state, stage, version)
+    if not registry.missing_on_remote(root, remote, needed):
+        return None
+    return remote, registry.push_tags(root, remote, [], also=needed)
 
 
 def who_and_when(root: Path) -> dict[str, str]:
@@ -369,6 +406,8 @@ def rollback(
     result.tags = registry.create_tags(root, name, [tag])
     result.written = True
     if remote is not None:
-        registry.push_tags(root, remote, result.tags)
+        registration = states.registration(state, target)
+        also = [registration.tag] if registration is not None else []
+        registry.push_tags(root, remote, result.tags, also=also)
         result.pushed_to = remote
     return result

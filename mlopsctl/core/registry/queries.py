@@ -106,13 +106,16 @@ def model_history(root: Path, name: str) -> list[HistoryEvent]:
     state = model_state(name, read_tags(root, artifact=name))
     if not state.events:
         raise BadInput(f"unknown model {name!r}: it has no registry tags", _list_hint(root))
+    # versions ever registered, by commit: a deregistered or deprecated version (`gto
+    # deprecate`) is still the version its older assignments were about
+    ever = {t.commit: t.version for t in state.events if t.action == REGISTER and t.version}
     events = []
     for tag in state.events:
         record = record_from_message(tag.message) or {}
         event = _EVENT_NAMES.get(tag.action, tag.action)
         if record.get("action") == "rollback":
             event = "rollback"
-        version = tag.version or state.version_at(tag.commit) or tag.commit
+        version = tag.version or state.version_at(tag.commit) or ever.get(tag.commit) or tag.commit
         events.append(
             HistoryEvent(
                 time=tag.time,

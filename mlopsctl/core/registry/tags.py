@@ -217,20 +217,54 @@ def push_remote(root: Path) -> str:
     )
 
 
-def push_tags(root: Path, remote: str, names: list[str]) -> None:
-    """Push the tags atomically; if the remote refuses, delete them here too."""
-    refs = [f"refs/tags/{name}" for name in names]
+def missing_on_remote(root: Path, remote: str, names: list[str]) -> list[str]:
+    """The tags of `names` that `remote` does not have (one `git ls-remote`)."""
+    if not names:
+        return []
+    listed = vcs.git_ok(root, "ls-remote", "--tags", remote, *(f"refs/tags/{n}" for n in names))
+    if listed is None:
+        raise EnvironmentProblem(
+            f"cannot read the tags of the git remote {remote!r}",
+            f"check `git ls-remote {remote}` works, then run the command again",
+        )
+    there = {line.split("\t", 1)[-1].removeprefix("refs/tags/") for line in listed.splitlines()}
+    return [name for name in names if name not in there]
+
+
+def push_tags(
+    root: Path, remote: str, names: list[str], also: list[str] | None = None
+) -> list[str]:
+    """Push `names` (made by this run) and the tags of `also` the remote lacks (older tags
+    the pushed state needs, e.g. the version's registration), atomically; if the remote
+    refuses, delete `names` here too. Returns what was pushed."""
+    try:
+        older = missing_on_remote(root, remote, [t for t in also or [] if t not in names])
+    except EnvironmentProblem as exc:
+        if names:
+            delete_tags(root, names)
+        raise EnvironmentProblem(
+            f"could not push {', '.join(names or also or [])} to {remote}"
+            + ("; the tags were not kept" if names else ""),
+            exc.hint,
+        ) from exc
+    sent = [*older, *names]
+    if not sent:
+        return []
+    refs = [f"refs/tags/{name}" for name in sent]
     try:
         pushed = vcs.git_ok(root, "push", "--quiet", "--atomic", remote, *refs)
     except KeyboardInterrupt:
         delete_tags(root, names)
         raise
     if pushed is None:
-        delete_tags(root, names)
+        if names:
+            delete_tags(root, names)
+        kept = "; the tags were not kept" if names else ""
         raise EnvironmentProblem(
-            f"could not push {', '.join(names)} to {remote}; the tags were not kept",
-            f"check `git push {remote}` works, then promote again",
+            f"could not push {', '.join(sent)} to {remote}{kept}",
+            f"check `git push {remote}` works, then run the command again",
         )
+    return sent
 
 
 @contextlib.contextmanager
