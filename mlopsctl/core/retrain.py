@@ -60,6 +60,8 @@ class RetrainFailed(MlopsctlError):
 
 
 Step = Callable[[RetrainStep], None]
+JOURNAL = Path(".dvc") / "tmp" / "mlopsctl-retrain.json"
+COMMIT_PREFIX = "Retrain on "
 
 
 def _no_step(step: RetrainStep) -> None:
@@ -86,8 +88,34 @@ def retrain(
         return _retrain(project, data, stage, append, if_drift, on_step, on_event)
 
 
-JOURNAL = Path(".dvc") / "tmp" / "mlopsctl-retrain.json"
-COMMIT_PREFIX = "Retrain on "
+@dataclass
+class _Run:
+    """One retrain as its steps see it: what was asked, and what the steps found so far."""
+
+    project: Project
+    data: Path
+    stage: str
+    append: bool
+    if_drift: bool
+    on_step: Step
+    on_event: Events
+    result: RetrainResult
+    params: dict[str, Any]
+    raw: Path
+    start: str = ""
+    new: pd.DataFrame | None = None
+    frame: pd.DataFrame | None = None
+    content: bytes = b""
+    how: str = ""
+    shown: str = ""
+
+    def step(self, name: str, status: str, detail: str = "") -> None:
+        self.result.steps.append(RetrainStep(name, status, detail))
+        self.on_step(self.result.steps[-1])
+
+    def journal(self, phase: str) -> None:
+        entry = {"phase": phase, "start": self.start, "stage": self.stage, "data": str(self.data)}
+        _journal(self.project.root, entry)
 
 
 def _retrain(
@@ -100,17 +128,45 @@ def _retrain(
     on_event: Events,
 ) -> RetrainResult:
     """retrain under the project lock (no `train` can see its temporary data); a run killed
-    midway is finished (its commit promoted) or undone first, as its journal says."""
-    from mlopsctl.core import dvcrepo
-    from mlopsctl.core.data import schema
-    from mlopsctl.core.data.tables import read_table
-    from mlopsctl.core.pipeline import run as pipeline
-    from mlopsctl.core.pipeline.metrics import format_number
-
-    root = project.root
+    midway is finished (its commit promoted) or undone first, as its journal says. The checks
+    write nothing (one that answers False ends the run there); the changes run journalled,
+    and any failure among them puts back the starting commit."""
     recovered = _recover(project, on_step)
     if recovered is not None:
         return recovered
+    run = _start(project, data, stage, append, if_drift, on_step, on_event)
+    for check in (_read_new_data, _validate, _check_drift):
+        if check(run) is False:
+            return run.result
+    run.journal("working")
+    try:
+        for change in (_bring_in_data, _train, _push, _commit, _promote):
+            change(run)
+    except MlopsctlError as exc:
+        run.result.steps.append(RetrainStep(_failed_step(run.result), "failed", exc.message))
+        _restore(project.root, run.start)
+        _journal(project.root, None)
+        run.result.commit = None
+        raise RetrainFailed(exc, run.result) from exc
+    except BaseException:
+        _restore(project.root, run.start)
+        _journal(project.root, None)
+        raise
+    run.result.outcome = "promoted"
+    return run.result
+
+
+def _start(
+    project: Project,
+    data: Path,
+    stage: str,
+    append: bool,
+    if_drift: bool,
+    on_step: Step,
+    on_event: Events,
+) -> _Run:
+    """The starting commit (a clean tree) and the project's raw data file, which `data` is not."""
+    root = project.root
     start = _preflight(project, stage)
     params = project.params().get("data") or {}
     raw = root / str(params.get("raw") or "")
@@ -125,97 +181,122 @@ def _retrain(
             "give the new data's own path (e.g. from your landing zone); retrain copies it in",
         )
     result = RetrainResult("failed", str(data), raw.relative_to(root).as_posix())
+    return _Run(
+        project, data, stage, append, if_drift, on_step, on_event, result, params, raw, start
+    )
 
-    def step(name: str, status: str, detail: str = "") -> None:
-        result.steps.append(RetrainStep(name, status, detail))
-        on_step(result.steps[-1])
 
-    new = read_table(data)
-    frame, content = _new_raw(raw, data, new, append)
-    if content is None or _md5(content) == _tracked_md5(raw):
-        step("data", "skipped", f"{result.raw} already holds this data")
-        result.outcome = "unchanged"
-        return result
-    how = f"{len(new)} rows to append" if append else f"{len(frame)} rows to replace the old"
-    step("data", "done", how)
+def _read_new_data(run: _Run) -> bool:
+    """The new raw file's bytes (appended or replacing); False when it is what is there now."""
+    from mlopsctl.core.data.tables import read_table
 
-    schema_file = root / str(params.get("schema") or "")
-    if params.get("schema") and schema_file.is_file():
-        failures = schema.validate_frame(frame, schema.load_schema(schema_file))
-        result.validation = schema.ValidationReport(
-            result.raw, str(params["schema"]), len(frame), len(frame.columns), failures
+    run.new = read_table(run.data)
+    run.frame, content = _new_raw(run.raw, run.data, run.new, run.append)
+    if content is None or _md5(content) == _tracked_md5(run.raw):
+        run.step("data", "skipped", f"{run.result.raw} already holds this data")
+        run.result.outcome = "unchanged"
+        return False
+    run.content = content
+    rows = len(run.new) if run.append else len(run.frame)
+    run.how = f"{rows} rows to append" if run.append else f"{rows} rows to replace the old"
+    run.step("data", "done", run.how)
+    return True
+
+
+def _validate(run: _Run) -> bool:
+    """The new data against the project's schema (CheckFailed, nothing written, if not)."""
+    from mlopsctl.core.data import schema
+
+    frame, params = run.frame, run.params
+    assert frame is not None
+    schema_file = run.project.root / str(params.get("schema") or "")
+    if not (params.get("schema") and schema_file.is_file()):
+        run.step("validate", "skipped", "the project has no schema (data.schema)")
+        return True
+    failures = schema.validate_frame(frame, schema.load_schema(schema_file))
+    run.result.validation = schema.ValidationReport(
+        run.result.raw, str(params["schema"]), len(frame), len(frame.columns), failures
+    )
+    if failures:
+        run.step("validate", "failed", f"{len(failures)} failed checks")
+        schema.require_valid([run.result.validation])  # raises CheckFailed
+    run.step("validate", "done", f"{len(frame)} rows match {params['schema']}")
+    return True
+
+
+def _check_drift(run: _Run) -> bool:
+    """With --if-drift: False (nothing to do) unless the new data drifted."""
+    if not run.if_drift:
+        return True
+    root, params = run.project.root, run.params
+    reference = root / str(params.get("reference_profile") or "")
+    if not params.get("reference_profile") or not reference.is_file():
+        raise BadInput(
+            "--if-drift needs the reference profile (data.reference_profile)",
+            "run the pipeline once (`mlopsctl train`) to save it",
         )
-        if failures:
-            step("validate", "failed", f"{len(failures)} failed checks")
-            schema.require_valid([result.validation])  # raises CheckFailed: nothing written yet
-        step("validate", "done", f"{len(frame)} rows match {params['schema']}")
-    else:
-        step("validate", "skipped", "the project has no schema (data.schema)")
-
-    if if_drift:
-        reference = root / str(params.get("reference_profile") or "")
-        if not params.get("reference_profile") or not reference.is_file():
-            raise BadInput(
-                "--if-drift needs the reference profile (data.reference_profile)",
-                "run the pipeline once (`mlopsctl train`) to save it",
-            )
-        target = params.get("target")
-        checked = drift.compare(
-            drift.load_reference(reference, {}),
-            new,
-            drift.load_settings(root),
-            reference_name=str(params["reference_profile"]),
-            current_name=str(data),
-            optional=(str(target),) if target else (),
-        )
-        result.drift = checked.to_dict()
-        summary = f"{len(checked.drifted_columns)} of {len(checked.columns)} columns drifted"
-        if not checked.dataset_drift:
-            step("drift", "done", f"no dataset drift ({summary}): nothing to do")
-            result.outcome = "no-drift"
-            return result
-        step("drift", "done", f"dataset drift ({summary})")
-
-    # from here on the workspace changes: any failure puts back the starting commit, and
-    # the journal says what to do if this process is killed
-    _journal(root, {"phase": "working", "start": start, "stage": stage, "data": str(data)})
-    try:
-        _write(raw, content)
-        from mlopsctl.core.data.versioning import add_data
-
-        add_data(root, [raw])
-        run = pipeline.train(project, (), experiment=False, on_event=on_event)
-        result.metrics = run.metrics
-        primary = run.primary_metric
-        shown = (
-            f"{primary} {format_number(run.metrics[primary])}"
-            if primary in run.metrics
-            else "no metrics"
-        )
-        step("train", "done", shown)
-        pushed = dvcrepo.push_all(root)
-        step("push", "done", f"{pushed} files to the DVC remote")
-        result.commit = vcs.commit_tracked(
-            root, f"{COMMIT_PREFIX}{data.name} ({how.replace(' to ', ' ')}): {shown}"
-        )
-        _journal(root, {"phase": "committed", "start": start, "stage": stage, "data": str(data)})
-        step("commit", "done", (result.commit or "")[:8])
-        _promote(project, stage, result, step)
-    except MlopsctlError as exc:
-        result.steps.append(RetrainStep(_failed_step(result), "failed", exc.message))
-        _restore(root, start)
-        _journal(root, None)
-        result.commit = None
-        raise RetrainFailed(exc, result) from exc
-    except BaseException:
-        _restore(root, start)
-        _journal(root, None)
-        raise
-    result.outcome = "promoted"
-    return result
+    target = params.get("target")
+    checked = drift.compare(
+        drift.load_reference(reference, {}),
+        run.new,
+        drift.load_settings(root),
+        reference_name=str(params["reference_profile"]),
+        current_name=str(run.data),
+        optional=(str(target),) if target else (),
+    )
+    run.result.drift = checked.to_dict()
+    summary = f"{len(checked.drifted_columns)} of {len(checked.columns)} columns drifted"
+    if not checked.dataset_drift:
+        run.step("drift", "done", f"no dataset drift ({summary}): nothing to do")
+        run.result.outcome = "no-drift"
+        return False
+    run.step("drift", "done", f"dataset drift ({summary})")
+    return True
 
 
-def _promote(
+def _bring_in_data(run: _Run) -> None:
+    from mlopsctl.core.data.versioning import add_data
+
+    _write(run.raw, run.content)
+    add_data(run.project.root, [run.raw])
+
+
+def _train(run: _Run) -> None:
+    from mlopsctl.core.pipeline import run as pipeline
+    from mlopsctl.core.pipeline.metrics import format_number
+
+    trained = pipeline.train(run.project, (), experiment=False, on_event=run.on_event)
+    run.result.metrics = trained.metrics
+    primary = trained.primary_metric
+    run.shown = (
+        f"{primary} {format_number(trained.metrics[primary])}"
+        if primary in trained.metrics
+        else "no metrics"
+    )
+    run.step("train", "done", run.shown)
+
+
+def _push(run: _Run) -> None:
+    from mlopsctl.core import dvcrepo
+
+    pushed = dvcrepo.push_all(run.project.root)
+    run.step("push", "done", f"{pushed} files to the DVC remote")
+
+
+def _commit(run: _Run) -> None:
+    how = run.how.replace(" to ", " ")
+    run.result.commit = vcs.commit_tracked(
+        run.project.root, f"{COMMIT_PREFIX}{run.data.name} ({how}): {run.shown}"
+    )
+    run.journal("committed")
+    run.step("commit", "done", (run.result.commit or "")[:8])
+
+
+def _promote(run: _Run) -> None:
+    _promote_commit(run.project, run.stage, run.result, run.step)
+
+
+def _promote_commit(
     project: Project, stage: str, result: RetrainResult, step: Callable[..., None]
 ) -> None:
     from mlopsctl.core.registry import gates, promote
@@ -283,7 +364,7 @@ def _recover(project: Project, on_step: Step) -> RetrainResult | None:
         result.outcome = "promoted"
         return result
     try:
-        _promote(project, stage, result, step)
+        _promote_commit(project, stage, result, step)
     except MlopsctlError as exc:
         result.steps.append(RetrainStep("promote", "failed", exc.message))
         _restore(root, start)

@@ -19,14 +19,8 @@ from mlopsctl import __version__
 from mlopsctl.core import config
 from mlopsctl.core import git as vcs
 from mlopsctl.core import template_history as history
-from mlopsctl.core.scaffold import (
-    ANSWERS_FILE,
-    DEFAULT_TEMPLATE,
-    available_templates,
-    mlopsctl_requirement,
-    read_answers,
-    write_answers,
-)
+from mlopsctl.core.answers import ANSWERS_FILE, mlopsctl_requirement, read_answers, write_answers
+from mlopsctl.core.scaffold import DEFAULT_TEMPLATE, available_templates
 from mlopsctl.errors import BadInput, MlopsctlError
 
 _PIN_RE = re.compile(r"^mlopsctl\s*==\s*([^\s;#]+)", re.MULTILINE)

@@ -311,7 +311,7 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
 def test_requirements_pin_the_mlopsctl_that_made_the_project(template_project: Path) -> None:
     """The line is where pip says this mlopsctl came from; when that is nowhere a CI runner
     can reach, it is left commented and init warned (never `mlopsctl==0.1.0` from no index)."""
-    from mlopsctl.core.scaffold import mlopsctl_requirement
+    from mlopsctl.core.answers import mlopsctl_requirement
 
     line, warning = mlopsctl_requirement()
     lines = (template_project / "requirements.txt").read_text().splitlines()
