@@ -275,64 +275,12 @@ def run_stages(
     tether process that kills the whole group if mlopsctl dies (kill -9), so no stage runs
     on unlocked and overwrites outputs a rerun made; the tether keeps the project lock
     until the group is gone. Ctrl-C is passed on to the group."""
-    lock_fd = _held_locks.get(project.root)
-    command = dvcrepo.dvc_command(dvc_args)
-    if tie_to_parent:
-        command = [sys.executable, "-c", _TETHER, str(os.getpid()), *command]
-    proc = subprocess.Popen(
-        command,
-        cwd=project.root,
-        env=dvcrepo.dvc_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-        start_new_session=tie_to_parent,
-        pass_fds=(lock_fd,) if tie_to_parent and lock_fd is not None else (),
-    )
-    stages: list[StageRun] = []
-    output: list[str] = []
-    current: tuple[str, float] | None = None
-    experiment: str | None = None
-    failed: str | None = None
-
-    def finish_current() -> None:
-        nonlocal current
-        if current is not None:
-            seconds = round(time.monotonic() - current[1], 2)
-            stages.append(StageRun(current[0], "ran", seconds))
-            on_event(StageEvent("done", current[0], seconds))
-            current = None
-
+    proc = _start_dvc(project, dvc_args, tie_to_parent)
+    stream = _StageStream(on_event)
     try:
         assert proc.stdout is not None
         for raw in proc.stdout:
-            line = raw.rstrip("\n")
-            output.append(line)
-            if m := _RUNNING.match(line):
-                finish_current()
-                current = (m["stage"], time.monotonic())
-                on_event(StageEvent("start", m["stage"]))
-            elif m := _SKIPPED.match(line):
-                finish_current()
-                stages.append(StageRun(m["stage"], "cached"))
-                on_event(StageEvent("cached", m["stage"]))
-            elif m := _RESTORED.match(line):
-                finish_current()
-                stages.append(StageRun(m["stage"], "restored"))
-                on_event(StageEvent("restored", m["stage"]))
-            elif m := _FAILED.match(line):
-                failed = m["stage"]
-                current = None
-                on_event(StageEvent("failed", failed, line=line))
-            elif m := _EXPERIMENT.match(line):
-                experiment = m["name"]
-                on_event(StageEvent("experiment", line=experiment))
-            elif m := _RAN_EXPERIMENT.match(line):
-                experiment = m["names"].strip() or experiment
-            else:
-                on_event(StageEvent("output", current[0] if current else "", line=line))
+            stream.feed(raw.rstrip("\n"))
         code = proc.wait()
     except BaseException:
         # Ctrl-C: pass it on to dvc and the stages (their own group), let dvc clean up, go
@@ -346,16 +294,82 @@ def run_stages(
             proc.kill()
         raise
     if code != 0:
+        output, failed = stream.output, stream.failed
         busy = [line for line in output if "Unable to acquire lock" in line or "is busy" in line]
         if busy and failed is None:
             raise _busy(busy[0])
-        if failed is None and current is not None:
-            failed = current[0]
+        if failed is None and stream.current is not None:
+            failed = stream.current[0]
         if failed:
-            stages.append(StageRun(failed, "failed"))
+            stream.stages.append(StageRun(failed, "failed"))
         raise StageFailed(failed or "(dvc)", output)
-    finish_current()
-    return stages, experiment
+    stream.finish_current()
+    return stream.stages, stream.experiment
+
+
+def _start_dvc(project: Project, dvc_args: list[str], tie_to_parent: bool) -> subprocess.Popen[str]:
+    lock_fd = _held_locks.get(project.root)
+    command = dvcrepo.dvc_command(dvc_args)
+    if tie_to_parent:
+        command = [sys.executable, "-c", _TETHER, str(os.getpid()), *command]
+    return subprocess.Popen(
+        command,
+        cwd=project.root,
+        env=dvcrepo.dvc_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        start_new_session=tie_to_parent,
+        pass_fds=(lock_fd,) if tie_to_parent and lock_fd is not None else (),
+    )
+
+
+class _StageStream:
+    """DVC's output read line by line into stage runs and events."""
+
+    def __init__(self, on_event: Events) -> None:
+        self.on_event = on_event
+        self.stages: list[StageRun] = []
+        self.output: list[str] = []
+        self.current: tuple[str, float] | None = None
+        self.experiment: str | None = None
+        self.failed: str | None = None
+
+    def finish_current(self) -> None:
+        if self.current is not None:
+            seconds = round(time.monotonic() - self.current[1], 2)
+            self.stages.append(StageRun(self.current[0], "ran", seconds))
+            self.on_event(StageEvent("done", self.current[0], seconds))
+            self.current = None
+
+    def feed(self, line: str) -> None:
+        self.output.append(line)
+        on_event = self.on_event
+        if m := _RUNNING.match(line):
+            self.finish_current()
+            self.current = (m["stage"], time.monotonic())
+            on_event(StageEvent("start", m["stage"]))
+        elif m := _SKIPPED.match(line):
+            self.finish_current()
+            self.stages.append(StageRun(m["stage"], "cached"))
+            on_event(StageEvent("cached", m["stage"]))
+        elif m := _RESTORED.match(line):
+            self.finish_current()
+            self.stages.append(StageRun(m["stage"], "restored"))
+            on_event(StageEvent("restored", m["stage"]))
+        elif m := _FAILED.match(line):
+            self.failed = m["stage"]
+            self.current = None
+            on_event(StageEvent("failed", self.failed, line=line))
+        elif m := _EXPERIMENT.match(line):
+            self.experiment = m["name"]
+            on_event(StageEvent("experiment", line=self.experiment))
+        elif m := _RAN_EXPERIMENT.match(line):
+            self.experiment = m["names"].strip() or self.experiment
+        else:
+            on_event(StageEvent("output", self.current[0] if self.current else "", line=line))
 
 
 def _busy(detail: str) -> EnvironmentProblem:

@@ -117,21 +117,13 @@ def next_version(state: states.ModelState, bump: str | None) -> str:
 
 
 def promote(project: Project, request: PromoteRequest) -> PromoteResult:
+    """Gate the candidate, then register it (when new) and assign the stage, in one
+    all-or-nothing tag transaction, and push the tags when asked."""
     head = open_registry(project)
     root = project.root
     settings = gates.project_settings(project)
     stage = settings.check_stage(request.stage)
-    if not request.dry_run:
-        vcs.require_identity(root)  # before any work: tags need a tagger
-    if request.force and not (request.reason or "").strip():
-        raise BadInput("--force needs --reason TEXT", "say why the gates may be skipped")
-    if request.version and request.bump:
-        raise BadInput("give --version or --bump, not both", "--bump picks the next version")
-    if request.version and not registry.VERSION_RE.match(request.version):
-        raise BadInput(f"invalid version {request.version!r}", "write it as vMAJOR.MINOR.PATCH")
-    if request.bump and request.bump not in BUMPS:
-        raise BadInput(f"invalid --bump {request.bump!r}", f"choose one of {', '.join(BUMPS)}")
-
+    _check_request(root, request)
     name, path = model_name(project, request.name, head)
     tags = registry.read_tags(root, artifact=name)
     state = states.model_state(name, tags)
@@ -146,7 +138,6 @@ def promote(project: Project, request: PromoteRequest) -> PromoteResult:
         return PromoteResult(
             name, version, stage, commit, False, [], tags=unpushed[1], pushed_to=unpushed[0]
         )
-
     candidate_record = _recorded(state, version)
     results = _run_gates(root, settings, state, stage, version, commit, head, candidate_record)
     result = PromoteResult(
@@ -158,27 +149,50 @@ def promote(project: Project, request: PromoteRequest) -> PromoteResult:
     if request.dry_run:
         return result
     remote = registry.push_remote(root) if request.push else None
+    new = _promotion_tags(root, request, result, path, states.next_counter(tags))
+    result.tags = registry.create_tags(root, name, new)
+    result.written = True
+    if remote is not None:
+        registration = states.registration(state, version)
+        also = [registration.tag] if registration is not None else []
+        registry.push_tags(root, remote, result.tags, also=also)
+        result.pushed_to = remote
+    return result
 
-    gate_record = [g.__dict__ for g in results]
-    failed = [g.gate for g in results if not g.passed]
+
+def _check_request(root: Path, request: PromoteRequest) -> None:
+    """Refuse what cannot be asked, before any work (tags need a tagger too)."""
+    if not request.dry_run:
+        vcs.require_identity(root)
+    if request.force and not (request.reason or "").strip():
+        raise BadInput("--force needs --reason TEXT", "say why the gates may be skipped")
+    if request.version and request.bump:
+        raise BadInput("give --version or --bump, not both", "--bump picks the next version")
+    if request.version and not registry.VERSION_RE.match(request.version):
+        raise BadInput(f"invalid version {request.version!r}", "write it as vMAJOR.MINOR.PATCH")
+    if request.bump and request.bump not in BUMPS:
+        raise BadInput(f"invalid --bump {request.bump!r}", f"choose one of {', '.join(BUMPS)}")
+
+
+def _promotion_tags(
+    root: Path, request: PromoteRequest, result: PromoteResult, path: str, counter: int
+) -> list[registry.NewTag]:
+    """The registration tag (a new version, with its lineage) and the stage assignment, each
+    with the gates and the decision (forced, reason, who, when) recorded in its message."""
+    name, version, stage, commit = result.name, result.version, result.stage, result.commit
+    gate_record = [g.__dict__ for g in result.gates]
     decision = {
         "forced": result.forced,
         "reason": request.reason,
-        "failed_gates": failed,
+        "failed_gates": [g.gate for g in result.gates if not g.passed],
         **who_and_when(root),
     }
     new: list[registry.NewTag] = []
-    if register:
+    if result.register:
         lineage = build_lineage(root, name, path, commit).to_dict()
         record = {"action": "register", "version": version, **lineage, "gates": gate_record}
-        new.append(
-            registry.NewTag(
-                f"{name}@{version}",
-                commit,
-                message_with_lineage(f"Register {name} {version}", {**record, **decision}),
-            )
-        )
-    counter = states.next_counter(tags)
+        message = message_with_lineage(f"Register {name} {version}", {**record, **decision})
+        new.append(registry.NewTag(f"{name}@{version}", commit, message))
     assign = {
         "action": "assign",
         "artifact": name,
@@ -188,21 +202,9 @@ def promote(project: Project, request: PromoteRequest) -> PromoteResult:
         "gates": gate_record,
         **decision,
     }
-    new.append(
-        registry.NewTag(
-            f"{name}#{stage}#{counter}",
-            commit,
-            message_with_lineage(f"Promote {name} {version} to {stage}", assign),
-        )
-    )
-    result.tags = registry.create_tags(root, name, new)
-    result.written = True
-    if remote is not None:
-        registration = states.registration(state, version)
-        also = [registration.tag] if registration is not None else []
-        registry.push_tags(root, remote, result.tags, also=also)
-        result.pushed_to = remote
-    return result
+    message = message_with_lineage(f"Promote {name} {version} to {stage}", assign)
+    new.append(registry.NewTag(f"{name}#{stage}#{counter}", commit, message))
+    return new
 
 
 def _needed_tags(state: states.ModelState, stage: str, version: str) -> list[str]:
