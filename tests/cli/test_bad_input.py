@@ -230,7 +230,10 @@ def test_a_read_only_project_is_an_environment_error(
 ) -> None:
     project = copy_project(corpus_template, tmp_path)
     if args[0] == "check":
-        write("params.yaml", "stale: true\n")(project)
+        # conf/ changed, params.yaml as committed: --fix has params.yaml to write (a params.yaml
+        # changed since HEAD would be kept as an applied experiment's, and nothing written)
+        config = project / "conf" / "config.yaml"
+        config.write_text(config.read_text().replace("seed: 42", "seed: 43"))
     prefix = _read_only(project)
     if prefix is None:
         pytest.skip("cannot mount a folder read-only here (unshare --mount)")
