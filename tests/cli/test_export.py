@@ -92,6 +92,13 @@ def tekton_lint() -> str:
     return found
 
 
+def model_sweep(project: Path) -> list[str]:
+    """The default sweep: one run per option of the `model` config group, sorted."""
+    options = sorted(p.stem for p in (project / "conf" / "model").glob("*.yaml"))
+    assert "logistic_regression" in options
+    return [f"model={name}" for name in options]
+
+
 def test_export_tekton_writes_a_bundle_that_checks_and_lints(project: Path) -> None:
     cluster_ready(project)
     proc = export("tekton", project, "--json")
@@ -149,11 +156,7 @@ def test_export_tekton_writes_a_bundle_that_checks_and_lints(project: Path) -> N
     sweep = docs[("Pipeline", "demo-sweep")]["spec"]
     matrix = sweep["tasks"][2]["matrix"]["params"][0]
     assert matrix == {"name": "overrides", "value": "$(params.sweep[*])"}
-    assert {p["name"]: p.get("default") for p in sweep["params"]}["sweep"] == [
-        "model=hist_gradient_boosting",
-        "model=logistic_regression",
-        "model=random_forest",
-    ]
+    assert {p["name"]: p.get("default") for p in sweep["params"]}["sweep"] == model_sweep(project)
     # credentials are Secrets named in the run, never their values
     run_ws = {w["name"]: w for w in docs[("PipelineRun", "demo-")]["spec"]["workspaces"]}
     assert run_ws["git-credentials"] == {
@@ -231,8 +234,5 @@ def test_export_kfp_compiles_the_lifecycle_and_the_sweep(project: Path) -> None:
     sweep = yaml.safe_load((out / "sweep.yaml").read_text())
     loop = [t for t in sweep["root"]["dag"]["tasks"].values() if "parameterIterator" in t]
     assert len(loop) == 1
-    assert sweep["root"]["inputDefinitions"]["parameters"]["sweep"]["defaultValue"] == [
-        "model=hist_gradient_boosting",
-        "model=logistic_regression",
-        "model=random_forest",
-    ]
+    sweep_params = sweep["root"]["inputDefinitions"]["parameters"]
+    assert sweep_params["sweep"]["defaultValue"] == model_sweep(project)
