@@ -29,7 +29,7 @@ def make_history(where: Path) -> Path:
         "_target_: sklearn.ensemble.ExtraTreesClassifier\nn_estimators: 100\n"
         "random_state: ${seed}\n"
     )
-    forest = project / "conf" / "model" / "random_forest.yaml"
+    forest = project / "conf" / "model" / "random_forest.yaml.jinja"
     forest.write_text(forest.read_text().replace("n_estimators: 200", "n_estimators: 300"))
     dvc_yaml = project / "dvc.yaml.jinja"
     dvc_yaml.write_text(DVC_YAML_NOTE + "\n" + dvc_yaml.read_text())

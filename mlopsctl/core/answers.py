@@ -59,7 +59,10 @@ def write_answers(project: Path, changes: dict[str, Any]) -> None:
     private: dict[str, Any] = {k: answers[k] for k in ("_commit", "_src_path") if k in answers}
     private.update((k, v) for k, v in answers.items() if k.startswith("_"))
     public = {k: v for k, v in answers.items() if not k.startswith("_")}
-    body = yaml.safe_dump({**private, **public}, sort_keys=False, allow_unicode=True)
+    # one line an answer (no wrapping): a reader that goes by lines sees whole answers
+    body = yaml.safe_dump(
+        {**private, **public}, sort_keys=False, allow_unicode=True, width=float("inf")
+    )
     write_atomic(path, header + body)
 
 

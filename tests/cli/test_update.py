@@ -30,7 +30,17 @@ def versions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def made_v1(versions: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
     where = tmp_path_factory.mktemp("made-v1")
-    mlopsctl("init", "demo", "--no-input", "--no-hooks", cwd=where, env=versions, check=True)
+    mlopsctl(
+        "init",
+        "demo",
+        "--no-input",
+        "--no-hooks",
+        "--mlopsctl-requirement",
+        "mlopsctl==0.1.0",
+        cwd=where,
+        env=versions,
+        check=True,
+    )
     return where / "demo"
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mlopsctl.core.answers import UNKNOWN_REQUIREMENT
 from mlopsctl.core.update import UpdateOptions, update_project
 from mlopsctl.errors import BadInput
 from tests.conftest import copy_project, git, mlopsctl
@@ -36,6 +37,16 @@ def before_history(
             line
             for line in answers.read_text().splitlines(True)
             if not line.startswith(("_commit", "mlopsctl_requirement"))
+        )
+    )
+    # the pin such a project has: its mlopsctl version (whatever this install could record)
+    requirements = project / "requirements.txt"
+    requirements.write_text(
+        "".join(
+            "mlopsctl==0.1.0\n"
+            if line.startswith("mlopsctl") or line.strip() == UNKNOWN_REQUIREMENT
+            else line
+            for line in requirements.read_text().splitlines(True)
         )
     )
     git("commit", "--quiet", "--no-verify", "--all", "-m", "old answers", cwd=project)
