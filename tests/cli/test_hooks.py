@@ -110,7 +110,8 @@ def test_a_stale_dvc_lock_blocks_the_push(project: Path, tmp_path: Path) -> None
     git("commit", "-qam", "change the training code", cwd=project)
     proc = git("push", "origin", "HEAD", cwd=project, check=False)
     assert proc.returncode != 0
-    assert "stage train" in output(proc) and "src/demo/train.py modified" in output(proc)
+    # the stages depend on the whole package: editing train.py makes them stale
+    assert "stage train" in output(proc) and "src/demo modified" in output(proc)
     assert "dvc repro" in output(proc)
 
     dvc("repro", cwd=project)
@@ -131,7 +132,7 @@ def test_data_that_breaks_its_schema_is_refused_and_stops_the_pipeline(project: 
     proc = commit(project)
     assert proc.returncode != 0
     assert "mean_radius: greater_than_or_equal_to(0.0)" in output(proc)
-    assert "target: less_than_or_equal_to(2)" in output(proc)
+    assert "target: isin(" in output(proc)  # a class the data never had
 
     proc = dvc("repro", cwd=project, check=False)
     assert proc.returncode != 0

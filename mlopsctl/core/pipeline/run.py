@@ -154,15 +154,22 @@ def recover_lock_file(project: Project) -> str | None:
 
 
 def _valid_lock(text: str) -> bool:
+    """Whether `text` is a dvc.lock DVC accepts: YAML, and its lockfile schema (a lock torn
+    midway can still be YAML, e.g. a params mapping cut to a bare key)."""
     import yaml
+    from dvc.schema import COMPILED_LOCKFILE_SCHEMA
 
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError:
         return False
-    return (
-        isinstance(loaded, dict) and "schema" in loaded and isinstance(loaded.get("stages"), dict)
-    )
+    if not (isinstance(loaded, dict) and isinstance(loaded.get("stages"), dict)):
+        return False
+    try:
+        COMPILED_LOCKFILE_SCHEMA(loaded)
+    except Exception:  # voluptuous' Invalid: not what DVC wrote
+        return False
+    return True
 
 
 def prepare_params(project: Project, overrides: list[str] | tuple[str, ...]) -> bool:
