@@ -107,6 +107,14 @@ def changed_files(root: Path) -> list[str]:
     return [line[3:] for line in out.splitlines() if line.strip()]
 
 
+def untracked_files(root: Path, paths: list[str]) -> list[str]:
+    """Those of `paths` that exist but git does not track (and does not ignore)."""
+    if not paths:
+        return []
+    out = _run(["ls-files", "--others", "--exclude-standard", "-z", "--", *paths], root)
+    return [p for p in out.split("\0") if p]
+
+
 def show_file(root: Path, rev: str, path: str) -> str | None:
     """A file's text at a revision, or None when it does not exist there."""
     return git_ok(root, "show", f"{rev}:{path}")

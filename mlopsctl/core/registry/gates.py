@@ -176,7 +176,10 @@ def git_gates(changed: list[str], branch: str | None, head: str) -> list[GateRes
         GateResult(
             "git tree clean",
             "no uncommitted changes",
-            "clean" if not changed else f"{len(changed)} changed: {shown}",
+            "clean"
+            if not changed
+            else f"{len(changed)} changed: {shown}; commit them (the trained model's "
+            "dvc.lock and metrics too), then promote",
             not changed,
         ),
         GateResult(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mlopsctl.core import git as vcs
+from mlopsctl.core.pipeline.metrics import declared_metrics_files
 from mlopsctl.core.project import Project
 from mlopsctl.core.registry import gates
 from mlopsctl.core.registry import state as states
@@ -298,7 +299,11 @@ def _run_gates(
     )
     results: list[GateResult] = []
     if at_head:
-        results += gates.git_gates(vcs.changed_files(root), vcs.current_branch(root), head)
+        # a trained but uncommitted first model: dvc.lock and the metrics are still untracked
+        records = ["dvc.lock", "params.yaml", *(declared_metrics_files(root) or [])]
+        untracked = [f"{p} (untracked)" for p in vcs.untracked_files(root, records)]
+        changed = vcs.changed_files(root) + untracked
+        results += gates.git_gates(changed, vcs.current_branch(root), head)
     results += gates.pipeline_gates(candidate, dvc_state.stages)
     results += gates.metric_gates(settings, metrics, stage, _champion(root, state, stage))
     was_there = False
