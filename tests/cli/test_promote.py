@@ -401,3 +401,16 @@ def test_push_sends_every_tag_the_stage_needs_and_a_rerun_finishes_a_cut_push(
     assert tags(trained_project) == sorted(remote_tags())
     # and once all is there, a rerun is "nothing to do" again
     assert_one_line_error(promote(trained_project, "--to", "staging", "--push"), 2)
+
+
+@pytest.mark.slow
+def test_a_trained_model_not_yet_committed_is_refused_with_the_step_to_take(
+    project: Path,
+) -> None:
+    """init, train, promote: the first model's dvc.lock and metrics are still untracked, so
+    the clean-tree gate says to commit them (not a metric gate saying 'missing')."""
+    assert mlopsctl("train", cwd=project).returncode == 0
+    proc = promote(project, "--to", "staging")
+    assert proc.returncode == 1
+    assert "dvc.lock (untracked)" in proc.stdout and "commit them" in proc.stdout
+    assert tags(project) == []
