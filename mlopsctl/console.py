@@ -6,11 +6,40 @@ colour and no live progress.
 
 from __future__ import annotations
 
+import sys
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+
+class _Stream:
+    """sys.stdout (or stderr) as it is at each write, without colorama's wrapper: `import
+    dvc` runs colorama.init(), whose wrapper strips ANSI codes from a stream that is not a
+    terminal, so FORCE_COLOR=1 (CI logs that show colour) would get none."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _target(self) -> Any:
+        stream = getattr(sys, self.name)
+        return getattr(stream, "_StreamWrapper__wrapped", stream)
+
+    def write(self, text: str) -> int:
+        return int(self._target().write(text) or 0)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def isatty(self) -> bool:
+        return bool(self._target().isatty())
+
+    def fileno(self) -> int:
+        return int(self._target().fileno())
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._target(), attr)
 
 
 def _width() -> int | None:
@@ -30,14 +59,14 @@ def _width() -> int | None:
 def console() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False, width=_width())
+    return Console(file=_Stream("stdout"), highlight=False, width=_width())
 
 
 @cache
 def err_console() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(file=_Stream("stderr"), stderr=True, highlight=False)
 
 
 def print_error(message: str, hint: str | None = None) -> None:
