@@ -90,11 +90,3 @@ def run(
 
 def which(tool: str) -> str | None:
     return shutil.which(tool)
-
-
-def require_tool(tool: str, hint: str) -> str:
-    """The full path of `tool`, or an EnvironmentProblem (exit 3) with `hint`."""
-    found = shutil.which(tool)
-    if found is None:
-        raise EnvironmentProblem(f"`{tool}` is not installed or not on PATH", hint)
-    return found
