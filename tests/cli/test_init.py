@@ -297,7 +297,9 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
     deadline = time.monotonic() + 60
     # interrupt once the staging folder holds the rendered template
     while time.monotonic() < deadline and proc.poll() is None:
-        staged = [p for p in work.iterdir() if p.name.startswith(".demo.mlopsctl-init-")]
+        staged = [
+            p for p in work.iterdir() if p.name.startswith(".demo.mlopsctl-init-") and p.is_dir()
+        ]
         if staged and (staged[0] / "dvc.yaml").exists():
             break
         time.sleep(0.01)
