@@ -154,10 +154,7 @@ def promote(project: Project, request: PromoteRequest) -> PromoteResult:
     result.tags = registry.create_tags(root, name, new)
     result.written = True
     if remote is not None:
-        registration = states.registration(state, version)
-        also = [registration.tag] if registration is not None else []
-        registry.push_tags(root, remote, result.tags, also=also)
-        result.pushed_to = remote
+        result.pushed_to = _push_with_registration(root, remote, state, version, result.tags)
     return result
 
 
@@ -206,6 +203,17 @@ def _promotion_tags(
     message = message_with_lineage(f"Promote {name} {version} to {stage}", assign)
     new.append(registry.NewTag(f"{name}#{stage}#{counter}", commit, message))
     return new
+
+
+def _push_with_registration(
+    root: Path, remote: str, state: states.ModelState, version: str, tags: list[str]
+) -> str:
+    """Push the tags just written and the version's registration tag (a remote that lacks it
+    shows the stage held by a bare commit); returns the remote."""
+    registration = states.registration(state, version)
+    also = [registration.tag] if registration is not None else []
+    registry.push_tags(root, remote, tags, also=also)
+    return remote
 
 
 def _needed_tags(state: states.ModelState, stage: str, version: str) -> list[str]:
@@ -413,8 +421,5 @@ def rollback(
     result.tags = registry.create_tags(root, name, [tag])
     result.written = True
     if remote is not None:
-        registration = states.registration(state, target)
-        also = [registration.tag] if registration is not None else []
-        registry.push_tags(root, remote, result.tags, also=also)
-        result.pushed_to = remote
+        result.pushed_to = _push_with_registration(root, remote, state, target, result.tags)
     return result
