@@ -231,10 +231,24 @@ def test_retrain_killed_after_its_commit_promotes_on_the_rerun(
 def test_init_killed_leaves_nothing_the_rerun_trips_on(tmp_path: Path) -> None:
     remotes = Path(os.environ["XDG_DATA_HOME"]) / "mlopsctl" / "dvc-remotes"
     before = set(remotes.glob("killed-*")) if remotes.is_dir() else set()
-    proc = start("init", "killed", "--no-input", "--no-hooks", cwd=tmp_path)
-    wait_for(  # the DVC remote folder this init made: a kill now used to orphan it
-        lambda: bool(set(remotes.glob("killed-*")) - before), proc, "init to push its data"
+    # a post-commit hook holds init after its commit and before it moves the project into
+    # place: the data is pushed (the remote folder a kill used to orphan) and nothing is
+    # where the user asked for it yet
+    hooks, marker = tmp_path / "hooks", tmp_path / "committed"
+    hooks.mkdir()
+    (hooks / "post-commit").write_text(f"#!/bin/sh\ntouch {marker}\nsleep 600\n")
+    (hooks / "post-commit").chmod(0o755)
+    held = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.hooksPath"}
+    proc = start(
+        "init",
+        "killed",
+        "--no-input",
+        "--no-hooks",
+        cwd=tmp_path,
+        env={**held, "GIT_CONFIG_VALUE_0": str(hooks)},
     )
+    wait_for(marker.exists, proc, "init's commit")
+    assert set(remotes.glob("killed-*")) - before  # its data is pushed
     kill(proc, group=True)
     assert not (tmp_path / "killed").exists()
 
