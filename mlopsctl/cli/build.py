@@ -56,7 +56,9 @@ def build(
     tls_verify: str = typer.Option("true", "--tls-verify", metavar="BOOL", help=options.TLS_HELP),
     as_json: options.Json = False,
 ) -> None:
-    """Build a container image that serves the model (reproducible: same inputs, same digest)."""
+    """Build a container image that serves the model (reproducible: one digest per input).
+
+    --kind pipeline builds the image the exported pipelines run in."""
 
     from mlopsctl.console import console
 

@@ -26,8 +26,7 @@ def retrain(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the stages' output."),
     as_json: options.Json = False,
 ) -> None:
-    """Bring in new data, validate, train, commit and promote through the gates — all or
-    nothing (for cron and CI)."""
+    """New data in, validated, trained, committed and promoted — all or nothing (cron, CI)."""
 
     from mlopsctl.cli.render import StageProgress, render_gates
     from mlopsctl.console import console

@@ -28,8 +28,9 @@ def update(
     ),
     as_json: options.Json = False,
 ) -> None:
-    """Bring a newer template into this project (copier's three-way update), keeping your
-    changes; the result is staged (or committed with --commit). Conflicts exit 1."""
+    """Take a newer template into this project, keeping your changes (copier's update).
+
+    The result is staged (or committed with --commit). Conflicts exit 1."""
     from mlopsctl.core.update import UpdateOptions, update_project
     from mlopsctl.errors import CheckFailed
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +45,28 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     proc = mlopsctl("--debug", "init", "x", "--name", "Bad Name", "--no-input", cwd=tmp_path)
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr and "BadInput" in proc.stderr
+
+
+def test_the_help_lines_are_the_commands_own_help() -> None:
+    """`mlopsctl --help` shows COMMANDS' lines without building the commands: each line is
+    the first paragraph of the real command's help, and each command runs from its table
+    entry."""
+    from mlopsctl.cli.main import COMMANDS, load_command
+
+    for name, (_, _, line) in COMMANDS.items():
+        command = load_command(name)
+        assert command.name == name
+        first = " ".join(inspect.cleandoc(command.help or "").split("\n\n")[0].split())
+        assert first == line, name
+
+
+def test_help_imports_no_command_module() -> None:
+    probe = (
+        "import sys; from mlopsctl.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(m for m in sys.modules if m.startswith('mlopsctl.cli.')), "
+        "file=sys.stderr)"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert "Commands" in proc.stdout
+    assert proc.stderr.split() == ["mlopsctl.cli.main"]
