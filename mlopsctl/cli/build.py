@@ -62,10 +62,26 @@ def build(
 
     from mlopsctl.console import console
 
+    if push:
+        from mlopsctl.core.image.push import parse_image_ref
+
+        parse_image_ref(push, "latest")  # a bad REF is refused before a long build
     if kind == "pipeline":
         from mlopsctl.cli.build_pipeline import build_pipeline
 
-        build_pipeline(ref, rev, base, builder, tag, output, context_only, serving_base, as_json)
+        build_pipeline(
+            ref,
+            rev,
+            base,
+            builder,
+            tag,
+            output,
+            context_only,
+            serving_base,
+            push=push,
+            tls_verify=options.tls_flag(tls_verify),
+            as_json=as_json,
+        )
         return
     if kind != "serving":
         from mlopsctl.errors import BadInput

@@ -14,10 +14,12 @@ def build_pipeline(
     output: Path | None,
     context_only: Path | None,
     serving_base: Path | None,
+    *,
+    push: str | None,
+    tls_verify: bool,
     as_json: bool,
 ) -> None:
-    import json
-
+    from mlopsctl.cli.render import print_json, render_push
     from mlopsctl.console import console
     from mlopsctl.core.image.build import default_cache
     from mlopsctl.core.image.pipeline import build_pipeline_image
@@ -43,20 +45,25 @@ def build_pipeline(
         output=output,
         cache=default_cache(),
     )
+    pushed = None
+    if push:
+        from mlopsctl.core.image.push import push_image
+
+        # the lock records where it went: `export tekton|kfp` then pins REF@DIGEST
+        pushed = push_image(image.output, push, tls_verify=tls_verify, lock=image.lock)
     if as_json:
-        console().print_json(
-            json.dumps(
-                {
-                    "kind": "pipeline",
-                    "tag": image.tag,
-                    "digest": image.digest,
-                    "id": image.image_id,
-                    "output": str(image.output),
-                    "lock": str(image.lock),
-                    "size": image.size,
-                    "distributions": len(image.pins),
-                }
-            )
+        print_json(
+            {
+                "kind": "pipeline",
+                "tag": image.tag,
+                "digest": image.digest,
+                "id": image.image_id,
+                "output": str(image.output),
+                "lock": str(image.lock),
+                "size": image.size,
+                "distributions": len(image.pins),
+                "pushed": pushed.ref if pushed else None,
+            }
         )
         return
     out = console()
@@ -65,3 +72,5 @@ def build_pipeline(
     out.print(f"  {image.output} ({image.size / 1e6:.1f} MB), {len(image.pins)} distributions")
     out.print(f"  {image.lock}: `mlopsctl export tekton|kfp` pins this digest", soft_wrap=True)
     out.print(f"  load it: podman load -i {image.output}", soft_wrap=True)
+    if pushed is not None:
+        render_push(pushed, as_json=False)

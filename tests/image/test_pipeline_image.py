@@ -18,6 +18,7 @@ from mlopsctl.core.dvcrepo import read_dvc_remotes
 from tests.conftest import copy_project, git, mlopsctl, run
 from tests.core.export.tekton_runner import run_pipeline
 from tests.image.conftest import CACHE, fake_rootfs
+from tests.image.registry import Registry, registry, skopeo_digest  # noqa: F401
 from tests.image.test_e2e import MMDEBSTRAP, container_env, debian_base, podman  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.image]
@@ -48,9 +49,11 @@ def test_tekton_steps_run_in_the_pipeline_image(
     git_base: Path,
     debian_base: Path,  # noqa: F811
     container_env: dict[str, str],  # noqa: F811
+    registry: Registry,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     project = trained_project
+    pushed_to = f"{registry.host}/team/demo-pipeline"
     built = mlopsctl(
         "build",
         "--kind",
@@ -59,6 +62,9 @@ def test_tekton_steps_run_in_the_pipeline_image(
         str(git_base),
         "--serving-base",
         str(debian_base),
+        "--push",
+        pushed_to,
+        "--tls-verify=false",
         "--json",
         cwd=project,
         env=container_env,
@@ -68,6 +74,9 @@ def test_tekton_steps_run_in_the_pipeline_image(
     lock = json.loads((project / "dist" / "pipeline-image.lock.json").read_text())
     assert lock["image"]["digest"] == info["digest"] and lock["kind"] == "pipeline"
     assert {"dvc", "scikit-learn", "hydra-core", "pip"} <= set(lock["dependencies"])
+    # pushed where it was told, with the digest the lock records
+    assert info["pushed"] == lock["image"]["pushed"] == f"{pushed_to}:0.1.0"
+    assert skopeo_digest(f"{pushed_to}:0.1.0") == info["digest"]
 
     exported = mlopsctl(
         "export",
@@ -84,7 +93,7 @@ def test_tekton_steps_run_in_the_pipeline_image(
     bundle = tmp_path / "tekton"
     (project / "deploy" / "tekton").rename(bundle)
     tasks = bundle.joinpath("tasks.yaml").read_text()
-    assert f"image: localhost/demo-pipeline@{info['digest']}" in tasks
+    assert f"image: {pushed_to}@{info['digest']}" in tasks  # pinned where it was pushed
 
     loaded = podman("load", "-i", info["output"], env=container_env)
     assert info["tag"] in loaded.stdout + loaded.stderr
