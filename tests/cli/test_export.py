@@ -215,8 +215,23 @@ def test_export_kfp_compiles_the_lifecycle_and_the_sweep(project: Path) -> None:
     proc = export("kfp", cluster_ready(project))
     assert proc.returncode == 0, proc.stderr
     out = project / "deploy" / "kfp"
-    spec = yaml.safe_load((out / "pipeline.yaml").read_text())
+    spec, platform = yaml.safe_load_all((out / "pipeline.yaml").read_text())
     executors = spec["deploymentSpec"]["executors"]
+    # the Secrets each step reads, mounted where the step looks for them
+    mounts = {
+        name: {(v["secretName"], v["mountPath"], v["optional"]) for v in e["secretAsVolume"]}
+        for name, e in platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"].items()
+    }
+    where = "/var/run/secrets/mlopsctl"
+    assert mounts["exec-clone"] == {("demo-git", f"{where}/git", True)}
+    assert mounts["exec-promote"] == {
+        ("demo-git", f"{where}/git", True),
+        ("demo-dvc", f"{where}/dvc", True),
+    }
+    assert mounts["exec-build-serving"] == {
+        ("demo-dvc", f"{where}/dvc", True),
+        ("demo-registry", f"{where}/registry", True),
+    }
     assert {e["container"]["image"] for e in executors.values()} == {PINNED}
     assert set(spec["root"]["inputDefinitions"]["parameters"]) == {
         "git_url",
@@ -231,7 +246,7 @@ def test_export_kfp_compiles_the_lifecycle_and_the_sweep(project: Path) -> None:
     assert set(tasks) == {"clone", "pull-data", "train", "promote", "condition-1"}
     metrics = spec["components"]["comp-train"]["outputDefinitions"]["artifacts"]["metrics"]
     assert metrics["artifactType"]["schemaTitle"] == "system.Metrics"
-    sweep = yaml.safe_load((out / "sweep.yaml").read_text())
+    sweep, _ = yaml.safe_load_all((out / "sweep.yaml").read_text())
     loop = [t for t in sweep["root"]["dag"]["tasks"].values() if "parameterIterator" in t]
     assert len(loop) == 1
     sweep_params = sweep["root"]["inputDefinitions"]["parameters"]

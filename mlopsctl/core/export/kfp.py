@@ -55,6 +55,9 @@ def pipelines(plan: ExportPlan) -> dict[str, Callable[..., Any]]:
     from kfp import dsl
 
     from mlopsctl.core.export import kfp_components as steps
+    from mlopsctl.core.export.secrets import KINDS, platform_config
+
+    secret_names = {kind: plan.secret(kind) for kind in KINDS}
 
     def component(func: Callable[..., Any]) -> Any:
         # kfp is in the pipeline image already: nothing is pip-installed when a step starts
@@ -63,17 +66,19 @@ def pipelines(plan: ExportPlan) -> dict[str, Callable[..., Any]]:
     clone, pull_data, train = (component(f) for f in (steps.clone, steps.pull_data, steps.train))
     promote, build_serving = component(steps.promote), component(steps.build_serving)
 
-    def sized(task: Any, large: bool = False) -> Any:
+    def sized(task: Any, *secrets: str, large: bool = False) -> Any:
+        # the Secrets the step reads, mounted (optional) where use_mounted_secrets finds them
+        task.platform_config.update(platform_config(secret_names, secrets))
         task.set_cpu_request("1" if large else "100m")
         task.set_memory_request("2G" if large else "256M")
         task.set_memory_limit("8G" if large else "1G")
         return task
 
     def source(git_url: str, git_revision: str, dvc_remote: str) -> Any:
-        cloned = sized(clone(git_url=git_url, git_revision=git_revision))
+        cloned = sized(clone(git_url=git_url, git_revision=git_revision), "git")
         cloned.set_caching_options(False)  # a branch moves: always clone
         cloned.set_display_name("clone")
-        pulled = sized(pull_data(source=cloned.outputs["source"], dvc_remote=dvc_remote))
+        pulled = sized(pull_data(source=cloned.outputs["source"], dvc_remote=dvc_remote), "dvc")
         return pulled.set_display_name("dvc pull")
 
     @dsl.pipeline(
@@ -91,9 +96,10 @@ def pipelines(plan: ExportPlan) -> dict[str, Callable[..., Any]]:
         build_image: bool = True,
     ) -> None:
         pulled = source(git_url, git_revision, dvc_remote)
-        trained = sized(train(data=pulled.outputs["data"], overrides=overrides), large=True)
+        trained = train(data=pulled.outputs["data"], overrides=overrides)
+        sized(trained, "dvc", large=True)
         trained.set_caching_options(False)
-        promoted = sized(promote(trained=trained.outputs["trained"], stage=stage))
+        promoted = sized(promote(trained=trained.outputs["trained"], stage=stage), "git", "dvc")
         promoted.set_caching_options(False)
         with dsl.If(build_image == True):  # noqa: E712  (a kfp condition, not a Python test)
             built = build_serving(
@@ -101,7 +107,7 @@ def pipelines(plan: ExportPlan) -> dict[str, Callable[..., Any]]:
                 model=promoted.outputs["Output"],
                 image_repo=image_repo,
             )
-            sized(built, large=True).set_caching_options(False)
+            sized(built, "dvc", "registry", large=True).set_caching_options(False)
 
     @dsl.pipeline(
         name=f"{plan.slug}-sweep",
@@ -116,7 +122,7 @@ def pipelines(plan: ExportPlan) -> dict[str, Callable[..., Any]]:
     ) -> None:
         pulled = source(git_url, git_revision, dvc_remote)
         with dsl.ParallelFor(sweep) as overrides:
-            sized(train(data=pulled.outputs["data"], overrides=overrides), large=True)
+            sized(train(data=pulled.outputs["data"], overrides=overrides), "dvc", large=True)
 
     return {"pipeline.yaml": lifecycle, "sweep.yaml": sweep}
 

@@ -2,7 +2,8 @@
 function's source into the pipeline YAML, so every function stands alone (its imports
 inside); they run on the pipeline image, where git, DVC and mlopsctl are installed. The
 repository travels from step to step as an artifact (a folder: the clone, with .git and
-DVC's cache), as KFP passes data; each step works in its own copy."""
+DVC's cache), as KFP passes data; each step works in its own copy. Each step first puts the
+credentials the cluster mounted where git, DVC and the push read them (export/secrets.py)."""
 
 from kfp.dsl import Artifact, Input, Metrics, Output
 
@@ -11,6 +12,10 @@ def clone(git_url: str, git_revision: str, source: Output[Artifact]) -> str:
     """Clone the repository at a revision (with its registry tags); the commit."""
     import os
     import subprocess
+
+    from mlopsctl.core.export.secrets import use_mounted_secrets
+
+    use_mounted_secrets()
 
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=source.path, capture_output=True, text=True)
@@ -32,6 +37,10 @@ def pull_data(source: Input[Artifact], dvc_remote: str, data: Output[Artifact]) 
     import subprocess
     import sys
 
+    from mlopsctl.core.export.secrets import use_mounted_secrets
+
+    use_mounted_secrets()
+
     shutil.copytree(source.path, data.path, symlinks=True, dirs_exist_ok=True)
     for args in (["remote", "default", "--local", dvc_remote], ["pull", "--quiet"]):
         done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=data.path, text=True)
@@ -49,6 +58,10 @@ def train(
     import shutil
     import subprocess
     import sys
+
+    from mlopsctl.core.export.secrets import use_mounted_secrets
+
+    use_mounted_secrets()
 
     shutil.copytree(data.path, trained.path, symlinks=True, dirs_exist_ok=True)
     command = [sys.executable, "-m", "mlopsctl", "train", "--no-exp", "--json"]
@@ -80,6 +93,10 @@ def promote(trained: Input[Artifact], stage: str, promoted: Output[Artifact]) ->
     import subprocess
     import sys
 
+    from mlopsctl.core.export.secrets import use_mounted_secrets
+
+    use_mounted_secrets()
+
     shutil.copytree(trained.path, promoted.path, symlinks=True, dirs_exist_ok=True)
     for command in (
         [sys.executable, "-m", "dvc", "push", "--quiet"],
@@ -98,6 +115,10 @@ def build_serving(promoted: Input[Artifact], model: str, image_repo: str) -> str
     import json
     import subprocess
     import sys
+
+    from mlopsctl.core.export.secrets import use_mounted_secrets
+
+    use_mounted_secrets()
 
     command = [sys.executable, "-m", "mlopsctl", "build", model, "--json"]
     if image_repo:
