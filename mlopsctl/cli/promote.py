@@ -40,9 +40,8 @@ def promote(
     from mlopsctl.console import console
     from mlopsctl.core.project import find_project
     from mlopsctl.core.registry.promote import GatesFailed, PromoteRequest
-    from mlopsctl.core.registry.promote import promote as run_promote
+    from mlopsctl.core.release import promote as run_promote
 
-    root, deploying = _serving_root(dry_run)
     request = PromoteRequest(
         stage=to,
         name=name,
@@ -51,21 +50,16 @@ def promote(
         dry_run=dry_run,
         force=force,
         reason=reason,
-        push=push and not deploying,
+        push=push,
     )
     try:
-        result = run_promote(find_project(Path.cwd()), request)
+        result, moved = run_promote(find_project(Path.cwd()), request)
     except GatesFailed as exc:
         if as_json:
             print_json(_result_json(exc.result))
         else:
             render_gates(exc.result.gates, f"{exc.result.name} {exc.result.version} -> {to}")
         raise
-    moved = (
-        _deploy(root, result.name, to, push, result.tags) if deploying and result.written else None
-    )
-    if moved is not None and moved.pushed_to:
-        result.pushed_to = moved.pushed_to
     if as_json:
         print_json({**_result_json(result), "deploy": _deploy_json(moved)})
         return
@@ -96,39 +90,6 @@ def promote(
         render_deploy(moved, as_json=False)
 
 
-def _serving_root(dry_run: bool) -> tuple[Path, bool]:
-    """The registry's root, and whether its stages are deployed from deploy/serving (outside
-    a repository the promotion itself says what is wrong)."""
-    from mlopsctl.core.export.deploy import has_serving
-    from mlopsctl.core.registry.queries import registry_root
-    from mlopsctl.errors import MlopsctlError
-
-    try:
-        root = registry_root(Path.cwd())
-    except MlopsctlError:
-        return Path.cwd(), False
-    return root, has_serving(root) and not dry_run
-
-
-def _deploy(root: Path, name: str, stage: str, push: bool, tags: list[str]) -> DeployResult | None:
-    """After a promotion or rollback: move the stage's overlay (when it is one of the exported
-    stages), and push the tags with the commit."""
-    from mlopsctl.core.export.deploy import deploy, read_spec
-    from mlopsctl.core.export.serving import DEFAULT_OUT
-    from mlopsctl.errors import BadInput
-
-    spec = read_spec(root / DEFAULT_OUT)
-    if stage not in spec.stages or name != spec.name:
-        return None
-    try:
-        return deploy(root, stage, push=push, tags=tags)
-    except BadInput as exc:
-        raise BadInput(
-            f"{exc.message}; the registry change is recorded, the deployment did not move",
-            f"{exc.hint}, then: mlopsctl deploy {stage}" + (" --push" if push else ""),
-        ) from None
-
-
 def _deploy_json(moved: DeployResult | None) -> dict[str, object] | None:
     from dataclasses import asdict
 
@@ -148,20 +109,11 @@ def rollback(
 
     from mlopsctl.console import console
     from mlopsctl.core.project import find_project
-    from mlopsctl.core.registry.promote import rollback as run_rollback
+    from mlopsctl.core.release import rollback as run_rollback
 
-    root, deploying = _serving_root(dry_run)
-    result = run_rollback(
-        name,
-        stage,
-        reason=reason,
-        push=push and not deploying,
-        dry_run=dry_run,
-        project=find_project(Path.cwd()),
+    result, moved = run_rollback(
+        find_project(Path.cwd()), name, stage, reason=reason, push=push, dry_run=dry_run
     )
-    moved = _deploy(root, name, stage, push, result.tags) if deploying and result.written else None
-    if moved is not None and moved.pushed_to:
-        result.pushed_to = moved.pushed_to
     if as_json:
         print_json({**asdict(result), "deploy": _deploy_json(moved)})
         return

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlopsctl.core.data.schema import ValidationReport
+    from mlopsctl.core.export.deploy import DeployResult
     from mlopsctl.core.registry.promote import PromoteResult
 
 
@@ -41,6 +42,7 @@ class RetrainResult:
     drift: dict[str, Any] | None = None
     promotion: PromoteResult | None = None
     validation: ValidationReport | None = None
+    deployment: DeployResult | None = None  # the stage's overlay moved (deploy/serving)
 
 
 class RetrainFailed(MlopsctlError):
@@ -307,6 +309,27 @@ def _promote_commit(
     )
     _journal(project.root, None)
     step("promote", "done", f"{result.promotion.name} {result.promotion.version} -> {stage}")
+    _deploy(project, result.promotion.name, stage, result, step)
+
+
+def _deploy(
+    project: Project, name: str, stage: str, result: RetrainResult, step: Callable[..., None]
+) -> None:
+    """The deployment follows the promotion (a project with deploy/serving). A new version
+    has no image yet: the stage's overlay then stays, and the step says what to run."""
+    from mlopsctl.core import release
+
+    root = release.deployed_root(project, dry_run=False)
+    if root is None:
+        return
+    tags = result.promotion.tags if result.promotion is not None else []
+    try:
+        result.deployment = release.move_deployment(root, name, stage, push=False, tags=tags)
+    except BadInput as exc:
+        step("deploy", "skipped", f"{exc.message} ({exc.hint})")
+        return
+    if result.deployment is not None:
+        step("deploy", "done", f"{stage} overlay -> {result.deployment.image}")
 
 
 def _journal(root: Path, entry: dict[str, Any] | None) -> None:
@@ -361,6 +384,9 @@ def _recover(project: Project, on_step: Step) -> RetrainResult | None:
     if _promoted(project, head, stage):  # killed after the tags were written
         _journal(root, None)
         step("promote", "done", f"already in {stage}")
+        from mlopsctl.core.registry.promote import model_name
+
+        _deploy(project, model_name(project, None, head)[0], stage, result, step)
         result.outcome = "promoted"
         return result
     try:

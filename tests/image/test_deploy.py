@@ -225,3 +225,30 @@ def test_deploying_what_cannot_be_deployed_is_exit_2_with_the_command(
                     cwd=project)  # fmt: skip
     assert_one_line_error(proc, 2)
     assert "--force" in proc.stderr
+
+
+def test_retrain_promotes_and_the_staging_overlay_waits_for_the_new_image(
+    deployable: Deployable, small_base: Path, build_env: dict[str, str]
+) -> None:
+    """retrain's promotion goes through the same stage change as `promote`: the overlay
+    follows when the new version has an image; until it has one, retrain says so (and
+    deploy-current keeps the unbuilt version from being pushed)."""
+    from tests.cli.test_retrain import _drifted
+
+    project = deployable.project
+    overlay = project / "deploy/serving/overlays/staging/image.json"
+    before = overlay.read_text()
+    landing = _drifted(project, project.parent / "landing.csv")
+    proc = mlopsctl("retrain", "--data", str(landing), cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert "✓ promote" in proc.stderr and "- deploy" in proc.stderr
+    assert "mlopsctl build demo@v0.0.3 --push" in proc.stderr
+    assert overlay.read_text() == before
+    stale = mlopsctl("check", "deploy-current", cwd=project)
+    assert stale.returncode == 1 and "v0.0.3" in stale.stderr
+
+    ok("build", "demo@v0.0.3", "--base", str(small_base), "--push", deployable.repo,
+       "--tls-verify=false", "-o", "dist/v3/image.tar", cwd=project, env=build_env)  # fmt: skip
+    ok("deploy", "staging", cwd=project)
+    assert changed_in_head(project) == ["deploy/serving/overlays/staging/image.json"]
+    ok("check", "deploy-current", cwd=project)
