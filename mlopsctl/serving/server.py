@@ -17,6 +17,7 @@ Environment (all optional):
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -98,10 +99,29 @@ def run(host: str, port: int, workers: int = 1) -> None:
         file=sys.stderr,
         flush=True,
     )
-    if workers > 1:
-        uvicorn.run("mlopsctl.serving.server:create_app", factory=True, workers=workers, **options)
-    else:
-        uvicorn.run(app, **options)
+    # SIGTERM is how Kubernetes, systemd and `podman stop` end a server: uvicorn shuts down
+    # gracefully, then raises the signal again for the handler it found; ours makes that a
+    # normal end (exit 0, the caller's cleanup runs) instead of death by signal (143)
+    previous = signal.signal(signal.SIGTERM, _stopped)
+    try:
+        if workers > 1:
+            uvicorn.run(
+                "mlopsctl.serving.server:create_app", factory=True, workers=workers, **options
+            )
+        else:
+            uvicorn.run(app, **options)
+    except Stopped:
+        print("mlopsctl-serving: stopped (SIGTERM)", file=sys.stderr, flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Stopped(Exception):
+    """SIGTERM after the graceful shutdown."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise Stopped
 
 
 def main() -> None:

@@ -126,3 +126,36 @@ def test_a_model_needing_a_missing_module_is_refused_before_serving(
 def test_a_model_folder_inside_the_project_gets_its_code_too(features_project: Path) -> None:
     with serving("models", cwd=features_project) as base:
         assert call(f"{base}/v2/models/demo")[0] == 200
+
+
+def test_sigterm_stops_serve_cleanly_and_leaves_no_folder(
+    trained_template: Path, tmp_path: Path
+) -> None:
+    """SIGTERM (Kubernetes, systemd, `podman stop`) is a normal end: exit 0 after uvicorn's
+    graceful shutdown, the staged model's folder removed."""
+    import os
+    import signal
+    import subprocess
+
+    from tests.serving.http import wait_ready
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlopsctl", "serve", "--port", str(port)],
+        cwd=trained_template,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", proc)
+        assert [p.name.startswith("mlopsctl-serve-") for p in tmp_path.iterdir()] == [True]
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "stopped (SIGTERM)" in stderr and "Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == []
