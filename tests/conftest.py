@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +35,11 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     os.environ["PRE_COMMIT_HOME"] = str(base / "pre-commit")
     os.environ["DVC_NO_ANALYTICS"] = "1"
     os.environ["DVC_NO_UPDATE_CHECK"] = "1"
+    # a temp directory of this session's own: what one test worker leaves or globs there
+    # (build and serve folders) is not another's
+    (base / "tmp").mkdir()
+    os.environ["TMPDIR"] = str(base / "tmp")
+    tempfile.tempdir = None
     # mlopsctl under test is this checkout, whatever else is installed
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(REPO_ROOT), *filter(None, [saved.get("PYTHONPATH")])]
@@ -42,6 +48,7 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
+    tempfile.tempdir = None
 
 
 def run(

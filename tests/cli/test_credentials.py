@@ -62,8 +62,7 @@ def http_remote(folder: Path) -> Iterator[str]:
 def test_data_pull_and_push_never_print_the_remotes_credentials(
     trained_project: Path, tmp_path: Path
 ) -> None:
-    listed = dvc("remote", "list", cwd=trained_project).stdout.split()
-    local_remote = Path(listed[1])
+    local_remote = Path(dvc("config", "remote.default.url", cwd=trained_project).stdout.strip())
     git("clone", "-q", str(trained_project), "clone", cwd=tmp_path)
     clone = tmp_path / "clone"
     with http_remote(local_remote) as host:

@@ -1,15 +1,30 @@
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import sys
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 # wheels and dependency layers are kept between runs (pip's own cache stays where it is)
 CACHE = Path(os.environ.get("MLOPSCTL_TEST_CACHE") or Path.home() / ".cache" / "mlopsctl-test")
+
+
+def made_once(path: Path, make: Callable[[Path], None]) -> Path:
+    """`path`, made by `make(part)` unless it exists; one maker at a time (test workers, or
+    two runs, share CACHE), each waiting on a lock beside it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.is_file():
+            part = path.with_name(f".{path.stem}.part{path.suffix}")  # mmdebstrap: by suffix
+            make(part)
+            part.replace(path)
+    return path
 
 
 def fake_rootfs(path: Path, python: str) -> Path:

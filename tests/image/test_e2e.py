@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import mlopsctl, run
-from tests.image.conftest import CACHE
+from tests.image.conftest import CACHE, made_once
 from tests.serving.http import call, free_port, wait_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.image, pytest.mark.network]
@@ -59,14 +59,11 @@ def container_env(
 @pytest.fixture(scope="session")
 def debian_base(container_env: dict[str, str]) -> Path:
     """A Debian bookworm root filesystem with Python, made once a month and kept."""
-    path = CACHE / f"base-bookworm-python3-{date.today():%Y%m}.tar"
-    if not path.is_file():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.part.tar")  # mmdebstrap goes by the suffix
-        env = {**container_env, "SOURCE_DATE_EPOCH": "1700000000"}
-        run([*MMDEBSTRAP, str(tmp)], CACHE, env=env, check=True)
-        tmp.replace(path)
-    return path
+    env = {**container_env, "SOURCE_DATE_EPOCH": "1700000000"}
+    return made_once(
+        CACHE / f"base-bookworm-python3-{date.today():%Y%m}.tar",
+        lambda part: run([*MMDEBSTRAP, str(part)], CACHE, env=env, check=True),
+    )
 
 
 def podman(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:

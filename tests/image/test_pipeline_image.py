@@ -17,7 +17,7 @@ import pytest
 from mlopsctl.core.dvcrepo import read_dvc_remotes
 from tests.conftest import copy_project, git, mlopsctl, run
 from tests.core.export.tekton_runner import run_pipeline
-from tests.image.conftest import CACHE, fake_rootfs
+from tests.image.conftest import CACHE, fake_rootfs, made_once
 from tests.image.registry import Registry, registry, skopeo_digest  # noqa: F401
 from tests.image.test_e2e import MMDEBSTRAP, container_env, debian_base, podman  # noqa: F401
 
@@ -27,15 +27,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.image]
 @pytest.fixture(scope="session")
 def git_base(container_env: dict[str, str]) -> Path:  # noqa: F811
     """Debian bookworm with Python and git (the pipeline image's base), made once a month."""
-    path = CACHE / f"base-bookworm-python3-git-{date.today():%Y%m}.tar"
-    if not path.is_file():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.part.tar")
-        command = [a.replace("ca-certificates", "ca-certificates,git") for a in MMDEBSTRAP]
-        env = {**container_env, "SOURCE_DATE_EPOCH": "1700000000"}
-        run([*command, str(tmp)], CACHE, env=env, check=True)
-        tmp.replace(path)
-    return path
+    command = [a.replace("ca-certificates", "ca-certificates,git") for a in MMDEBSTRAP]
+    env = {**container_env, "SOURCE_DATE_EPOCH": "1700000000"}
+    return made_once(
+        CACHE / f"base-bookworm-python3-git-{date.today():%Y%m}.tar",
+        lambda part: run([*command, str(part)], CACHE, env=env, check=True),
+    )
 
 
 def writable(*paths: Path) -> None:

@@ -178,7 +178,13 @@ def prepare_dependencies(
         _compile(site)
         sbom = cyclonedx_sbom(pins, wheels, key)
         write_json(work / "out" / "sbom.cdx.json", sbom)
-        os.replace(work / "out", folder)
+        try:
+            os.replace(work / "out", folder)
+        except OSError:
+            # another build of the same pins finished first (one cache, two builds at once):
+            # its tree is the same, use it
+            if not (folder / "sbom.cdx.json").is_file():
+                raise
     return Dependencies(folder, pins, key)
 
 
