@@ -162,6 +162,7 @@ def _execute(cwd: Path, args: Sequence[str], stdin: str | None = None) -> tuple[
 def _run(args: list[str], cwd: Path, stdin: str | None = None) -> str:
     """`git ARGS`' stdout, or an EnvironmentProblem with git's last line."""
     from mlopsctl.core.proc import output_tail
+    from mlopsctl.core.urls import without_credentials
 
     status, out, err = _execute(cwd, args, stdin)
     if status != 0:
@@ -169,11 +170,18 @@ def _run(args: list[str], cwd: Path, stdin: str | None = None) -> str:
             raise EnvironmentProblem(
                 "git does not know who you are (no user.name / user.email)", IDENTITY_HINT
             )
-        reason = output_tail(err) or output_tail(out) or f"exit code {status}"
-        raise EnvironmentProblem(
-            f"`git {' '.join(args[:2])}` failed: {reason}", "see git's message"
-        )
+        # git quotes a remote's URL as configured, a token in it included
+        reason = without_credentials(output_tail(err) or output_tail(out) or f"exit code {status}")
+        raise GitFailed(f"`git {' '.join(args[:2])}` failed: {reason}", reason)
     return out
+
+
+class GitFailed(EnvironmentProblem):
+    """A git command failed; `reason` is git's last line (credentials taken out)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message, "see git's message")
+        self.reason = reason
 
 
 def tracked_files(root: Path, paths: list[str]) -> list[str]:

@@ -86,3 +86,19 @@ def test_data_pull_and_push_never_print_the_remotes_credentials(
         proc = mlopsctl("data", "pull", cwd=other)
         assert proc.returncode == 3 and "lacks" in proc.stderr and f"http://{host}/" in proc.stderr
         assert SECRET not in proc.stdout + proc.stderr
+
+
+def test_a_refused_tag_push_says_why_without_the_token(trained_project: Path) -> None:
+    """git quotes the remote's URL as configured; the error keeps git's reason, not the
+    token, and the tags this promotion made are not kept."""
+    # a loopback port nothing listens on: git cannot connect
+    with http_remote(trained_project) as host:
+        pass
+    url = f"http://ci:{SECRET}@{host}/demo.git"
+    git("remote", "add", "origin", url, cwd=trained_project)
+    proc = mlopsctl("promote", "--to", "staging", "--push", cwd=trained_project)
+    assert proc.returncode == 3, proc.stderr
+    assert SECRET not in proc.stdout + proc.stderr
+    assert "could not push" in proc.stderr and f"http://{host}/demo.git" in proc.stderr
+    assert "the tags were not kept" in proc.stderr
+    assert git("tag", "--list", cwd=trained_project).stdout == ""

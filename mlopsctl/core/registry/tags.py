@@ -252,18 +252,18 @@ def push_tags(
         return []
     refs = [f"refs/tags/{name}" for name in sent]
     try:
-        pushed = vcs.git_ok(root, "push", "--quiet", "--atomic", remote, *refs)
+        vcs.git(root, "push", "--quiet", "--atomic", remote, *refs)
     except KeyboardInterrupt:
         delete_tags(root, names)
         raise
-    if pushed is None:
+    except vcs.GitFailed as exc:
         if names:
             delete_tags(root, names)
         kept = "; the tags were not kept" if names else ""
         raise EnvironmentProblem(
-            f"could not push {', '.join(sent)} to {remote}{kept}",
+            f"could not push {', '.join(sent)} to {remote}{kept}: {exc.reason}",
             f"check `git push {remote}` works, then run the command again",
-        )
+        ) from None
     return sent
 
 
