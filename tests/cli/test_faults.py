@@ -109,6 +109,23 @@ def test_train_killed_mid_stage_takes_its_stage_along(trained_project: Path) -> 
     assert_sound(p)
 
 
+def test_a_killed_sweep_takes_its_experiments_along(trained_project: Path) -> None:
+    """`train --queue` runs each experiment in a temporary copy (`dvc exp run --temp`),
+    tethered as `train` is: a killed mlopsctl leaves no experiment running unlocked."""
+    p = trained_project
+    pausing_train(p, commit=True)
+    proc = start("train", "--queue", "model.C=0.5,2.0", cwd=p, env={"MLOPSCTL_TEST_PAUSE": "600"})
+    pids = lambda: list(p.glob(".dvc/tmp/exps/**/stage.pid"))  # noqa: E731
+    wait_for(lambda: bool(pids()) and bool(pids()[0].read_text()), proc, "an experiment's stage")
+    stage = int(pids()[0].read_text())
+    kill(proc, group=False)  # mlopsctl alone
+    wait_gone(stage)
+
+    rerun = mlopsctl("train", "--no-exp", cwd=p)  # the project lock went with it
+    assert rerun.returncode == 0, rerun.stderr
+    assert_sound(p)
+
+
 def test_a_torn_or_empty_dvc_lock_is_restored_from_git(trained_project: Path) -> None:
     p = trained_project
     committed = (p / "dvc.lock").read_text()

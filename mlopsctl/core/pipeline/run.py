@@ -274,15 +274,23 @@ def _result(
 
 
 def run_stages(
-    project: Project, dvc_args: list[str], on_event: Events, *, tie_to_parent: bool = True
+    project: Project,
+    dvc_args: list[str],
+    on_event: Events,
+    *,
+    tie_to_parent: bool = True,
+    on_start: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> tuple[list[StageRun], str | None]:
     """Run dvc, stream its output as stage events; raise StageFailed when a stage fails.
 
     tie_to_parent: dvc and the stages run in a process group of their own under a small
     tether process that kills the whole group if mlopsctl dies (kill -9), so no stage runs
     on unlocked and overwrites outputs a rerun made; the tether keeps the project lock
-    until the group is gone. Ctrl-C is passed on to the group."""
+    until the group is gone. Ctrl-C is passed on to the group. `on_start` gets the process
+    (a caller running several from threads interrupts them with `interrupt`)."""
     proc = _start_dvc(project, dvc_args, tie_to_parent)
+    if on_start is not None:
+        on_start(proc)
     stream = _StageStream(on_event)
     try:
         assert proc.stdout is not None
@@ -384,6 +392,11 @@ def _busy(detail: str) -> EnvironmentProblem:
         f"another DVC process holds this project's lock: {detail.splitlines()[0]}",
         "wait for the other `dvc` run to finish (or end it), then run again",
     )
+
+
+def interrupt(proc: subprocess.Popen[str]) -> None:
+    """Ctrl-C for a tethered run that another thread waits on: to dvc and its stages."""
+    _signal_group(proc.pid, signal.SIGINT)
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from mlopsctl.core.pipeline.run import (
     StageEvent,
     StageFailed,
     _ignore,
+    interrupt,
     project_lock,
     run_stages,
 )
@@ -63,6 +65,7 @@ def sweep(
         )
     failures: dict[str, str] = {}
     slots = threading.Semaphore(max(1, jobs))
+    started: list[subprocess.Popen[str]] = []
 
     def run_one(exp_name: str, snapshotted: threading.Event) -> None:
         def events(event: StageEvent) -> None:
@@ -74,7 +77,8 @@ def sweep(
 
         try:
             args = ["exp", "run", "--temp", "--no-hydra", "--name", exp_name]
-            run_stages(project, args, events, tie_to_parent=False)
+            # tethered as `train` is: a killed mlopsctl takes its experiments along
+            run_stages(project, args, events, on_start=started.append)
         except StageFailed as exc:
             failures[exp_name] = exc.stage
         except Exception as exc:  # reported with the others, never lost in a thread
@@ -95,6 +99,11 @@ def sweep(
                 thread.start()
                 threads.append(thread)
                 snapshotted.wait()
+        except BaseException:
+            # Ctrl-C reaches this thread only: pass it on to every run (their own groups)
+            for proc in started:
+                interrupt(proc)
+            raise
         finally:
             for thread in threads:
                 thread.join()
