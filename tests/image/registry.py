@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -75,6 +76,9 @@ def start_registry(folder: Path, auth: tuple[str, str] | None = None) -> Iterato
     with open(log, "wb") as out:
         server = subprocess.Popen(
             ["docker-registry", "serve", str(folder / "config.yml")],
+            # the server reads REGISTRY_* variables as configuration (REGISTRY_AUTH_FILE,
+            # which clients read, would be its `auth:`)
+            env={k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")},
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -72,8 +72,10 @@ def test_tekton_steps_run_in_the_pipeline_image(
     assert lock["image"]["digest"] == info["digest"] and lock["kind"] == "pipeline"
     assert {"dvc", "scikit-learn", "hydra-core", "pip"} <= set(lock["dependencies"])
     # pushed where it was told, with the digest the lock records
-    assert info["pushed"] == lock["image"]["pushed"] == f"{pushed_to}:0.1.0"
-    assert skopeo_digest(f"{pushed_to}:0.1.0") == info["digest"]
+    [push] = lock["pushed"]
+    assert push["repository"] == pushed_to and push["digest"] == info["digest"]
+    assert info["pushed"] == push["ref"] and push["ref"].startswith(f"{pushed_to}:")
+    assert skopeo_digest(push["ref"]) == info["digest"]
 
     exported = mlopsctl(
         "export",

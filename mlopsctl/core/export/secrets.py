@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import MutableMapping
 from pathlib import Path
 
 MOUNTS = Path("/var/run/secrets/mlopsctl")
@@ -29,9 +30,15 @@ def _keys(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if not p.name.startswith("..") and p.is_file())
 
 
-def use_mounted_secrets(root: Path = MOUNTS, home: Path | None = None) -> list[str]:
-    """Use the Secrets mounted under `root`; the kinds found (none outside a cluster)."""
-    home = home or Path(os.environ.get("HOME") or "/tmp")
+def use_mounted_secrets(
+    root: Path = MOUNTS,
+    home: Path | None = None,
+    environ: MutableMapping[str, str] | None = None,
+) -> list[str]:
+    """Use the Secrets mounted under `root` (files into `home`, variables into `environ`,
+    this process's by default); the kinds found (none outside a cluster)."""
+    environ = os.environ if environ is None else environ
+    home = home or Path(environ.get("HOME") or "/tmp")
     found = []
     git = root / "git"
     if git.is_dir():
@@ -47,11 +54,11 @@ def use_mounted_secrets(root: Path = MOUNTS, home: Path | None = None) -> list[s
     dvc = root / "dvc"
     if dvc.is_dir():
         for key in _keys(dvc):
-            os.environ[key.name] = key.read_text(encoding="utf-8")
+            environ[key.name] = key.read_text(encoding="utf-8")
         found.append("dvc")
     registry = root / "registry" / ".dockerconfigjson"
     if registry.is_file():
-        os.environ["REGISTRY_AUTH_FILE"] = str(registry)
+        environ["REGISTRY_AUTH_FILE"] = str(registry)
         found.append("registry")
     return found
 

@@ -24,9 +24,7 @@ def secret_volume(folder: Path, data: dict[str, str]) -> None:
         (folder / key).symlink_to(f"..data/{key}")
 
 
-def test_mounted_secrets_reach_git_dvc_and_the_push(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_mounted_secrets_reach_git_dvc_and_the_push(tmp_path: Path) -> None:
     mounts, home = tmp_path / "secrets", tmp_path / "home"
     home.mkdir()
     secret_volume(
@@ -38,13 +36,12 @@ def test_mounted_secrets_reach_git_dvc_and_the_push(
     )
     secret_volume(mounts / "dvc", {"AWS_ACCESS_KEY_ID": "AKIA1", "AWS_SECRET_ACCESS_KEY": "x"})
     secret_volume(mounts / "registry", {".dockerconfigjson": '{"auths": {}}'})
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "REGISTRY_AUTH_FILE"):
-        monkeypatch.delenv(name, raising=False)
+    environ = {"HOME": str(home)}  # the step's environment (os.environ when run in a step)
 
-    assert use_mounted_secrets(mounts, home) == ["git", "dvc", "registry"]
-    assert os.environ["AWS_ACCESS_KEY_ID"] == "AKIA1"
-    assert "..data" not in os.environ
-    assert os.environ["REGISTRY_AUTH_FILE"] == str(mounts / "registry" / ".dockerconfigjson")
+    assert use_mounted_secrets(mounts, environ=environ) == ["git", "dvc", "registry"]
+    assert environ["AWS_ACCESS_KEY_ID"] == "AKIA1" and environ["AWS_SECRET_ACCESS_KEY"] == "x"
+    assert "..data" not in environ
+    assert environ["REGISTRY_AUTH_FILE"] == str(mounts / "registry" / ".dockerconfigjson")
     assert (home / ".git-credentials").stat().st_mode & 0o077 == 0
     # the real git now answers with the Secret's password for that host
     asked = subprocess.run(
@@ -59,7 +56,7 @@ def test_mounted_secrets_reach_git_dvc_and_the_push(
 
 
 def test_nothing_mounted_is_nothing_used(tmp_path: Path) -> None:
-    assert use_mounted_secrets(tmp_path / "none", tmp_path) == []
+    assert use_mounted_secrets(tmp_path / "none", tmp_path, environ={}) == []
     assert list(tmp_path.iterdir()) == []
 
 
