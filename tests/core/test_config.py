@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlopsctl.core.config import compose_params, write_params
+from mlopsctl.core.config import compose_params, expand_sweep, write_params
 from mlopsctl.errors import BadInput
 
 
@@ -43,3 +43,11 @@ def test_missing_conf_is_bad_input(tmp_path: Path) -> None:
     with pytest.raises(BadInput) as info:
         compose_params(tmp_path)
     assert "mlopsctl init" in (info.value.hint or "")
+
+
+def test_sweep_syntax_expands_to_the_cartesian_product() -> None:
+    assert expand_sweep(["model=a,b", "seed=1,2,3", "data.test_size=0.25"]) == [
+        [f"model={m}", f"seed={s}", "data.test_size=0.25"] for m in "ab" for s in (1, 2, 3)
+    ]
+    assert expand_sweep(["model.C=range(1,4)"]) == [["model.C=1"], ["model.C=2"], ["model.C=3"]]
+    assert expand_sweep([]) == [[]]
