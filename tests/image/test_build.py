@@ -222,3 +222,26 @@ def test_the_explicit_native_builder_builds_what_auto_builds(
         str(tmp_path / "n.tar"),
     )
     assert native["builder"] == "native" and native["digest"] == auto["digest"]
+
+
+def test_a_killed_build_leaves_nothing_the_next_build_keeps(
+    trained_project: Path, small_base: Path, build_env: dict[str, str], tmp_path: Path
+) -> None:
+    """kill -9 while the image is being written: its work folder (hundreds of MB) is removed
+    by the next build, which builds the same image; no image tar is left half-written."""
+    from tests.cli.test_faults import kill, start, wait_for
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**build_env, "TMPDIR": str(temp)}
+    out = tmp_path / "image.tar"
+    args = ("build", "--base", str(small_base), "-o", str(out))
+    proc = start(*args, cwd=trained_project, env=env)
+    wait_for(lambda: any(temp.glob("mlopsctl-build-*/*")), proc, "the build's work folder")
+    kill(proc, group=True)
+    [left] = temp.glob("mlopsctl-build-*")
+    assert not out.exists()
+
+    built = build(trained_project, env, *args[1:])
+    assert not left.exists() and list(temp.glob("mlopsctl-build-*")) == []
+    assert out.is_file() and built["digest"].startswith("sha256:")
