@@ -51,6 +51,15 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     tempfile.tempdir = None
 
 
+def ctrl_c_reaches_it() -> None:
+    """preexec_fn of a child a test sends Ctrl-C: a run started in the background of a script
+    (`cmd &`) has SIGINT ignored, children inherit that, and Python then never raises
+    KeyboardInterrupt."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run(
     cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = False
 ) -> subprocess.CompletedProcess[str]:

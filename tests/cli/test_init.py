@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, dvc, git, mlopsctl, run
+from tests.conftest import REPO_ROOT, ctrl_c_reaches_it, dvc, git, mlopsctl, run
 
 
 def sha256(path: Path) -> str:
@@ -292,6 +292,7 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         stdin=subprocess.DEVNULL,
+        preexec_fn=ctrl_c_reaches_it,
         env=dict(os.environ, XDG_DATA_HOME=str(xdg)),
     )
     deadline = time.monotonic() + 60

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.cli.test_init import assert_one_line_error
-from tests.conftest import git, mlopsctl, run, switch
+from tests.conftest import ctrl_c_reaches_it, git, mlopsctl, run, switch
 
 
 @pytest.fixture(autouse=True)
@@ -361,6 +361,7 @@ def test_ctrl_c_leaves_both_tags_or_none(
         stderr=subprocess.PIPE,
         text=True,
         stdin=subprocess.DEVNULL,
+        preexec_fn=ctrl_c_reaches_it,
         env=env,
     )
     deadline = time.monotonic() + 120
