@@ -121,6 +121,63 @@ def test_a_refusing_registry_is_exit_3_with_its_reason_and_no_lock_change(
     assert lock_of(tar)["pushed"][0]["ref"] == f"{auth_registry.host}/demo/model:v1"
 
 
+def test_docker_credential_helpers_log_in(
+    built: Path, auth_registry: Registry, tmp_path: Path
+) -> None:
+    """docker's config.json names a credential helper per registry (`credHelpers`) or one
+    for all (`credsStore`); the push runs `docker-credential-NAME get` as docker does."""
+    import os
+    import sys
+
+    tar = private_copy(built, tmp_path / "dist")
+    tools, docker = tmp_path / "bin", tmp_path / "docker"
+    tools.mkdir()
+    docker.mkdir()
+    helper = tools / "docker-credential-vault"  # the docker-credential-helpers protocol
+    helper.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        "assert sys.argv[1:] == ['get']\n"
+        "server = sys.stdin.read().strip()\n"
+        f"if server != {auth_registry.host!r}:\n"
+        "    print('credentials not found in native keychain'); sys.exit(1)\n"
+        "print(json.dumps({'ServerURL': server, 'Username': 'alice', 'Secret': 's3cret'}))\n"
+    )
+    helper.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}",
+        "DOCKER_CONFIG": str(docker),
+        "XDG_CONFIG_HOME": str(tmp_path / "no-containers-auth"),
+    }
+    env.pop("REGISTRY_AUTH_FILE", None)
+    for n, config in enumerate(
+        [{"credHelpers": {auth_registry.host: "vault"}}, {"auths": {}, "credsStore": "vault"}]
+    ):
+        (docker / "config.json").write_text(json.dumps(config))
+        ref = f"{auth_registry.host}/demo/model:h{n}"
+        proc = mlopsctl("push", str(tar), ref, "--tls-verify=false", cwd=tmp_path, env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert skopeo_login_digest(ref) == lock_of(tar)["image"]["digest"]
+    # a helper that has nothing for the registry: anonymous, which the registry refuses
+    (docker / "config.json").write_text(json.dumps({"credHelpers": {"other.io": "vault"}}))
+    proc = mlopsctl("push", str(tar), f"{auth_registry.host}/demo/model:x", "--tls-verify=false",
+                    cwd=tmp_path, env=env)  # fmt: skip
+    assert_one_line_error(proc, 3)
+    assert "401" in proc.stderr
+
+
+def skopeo_login_digest(ref: str) -> str:
+    import subprocess
+
+    proc = subprocess.run(
+        ["skopeo", "inspect", "--tls-verify=false", "--creds", "alice:s3cret", f"docker://{ref}"],
+        capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return str(json.loads(proc.stdout)["Digest"])
+
+
 def test_bad_input_is_exit_2(built: Path, registry: Registry, tmp_path: Path) -> None:
     tar = private_copy(built, tmp_path / "dist")
     for args, words in [

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from mlopsctl.core import proc
 from mlopsctl.core.files import write_atomic
 from mlopsctl.errors import BadInput, EnvironmentProblem
 
@@ -87,11 +88,14 @@ def auth_files() -> list[Path]:
 
 
 def credentials(registry: str) -> tuple[str, str] | None:
-    """(user, password) for `registry` from the first auth file that has it."""
+    """(user, password) for `registry` from the first auth file that has it: an `auths`
+    entry, or (docker's config.json) the credential helper `credHelpers` names for it or
+    the `credsStore` of every registry, run as docker runs it."""
     keys = _HUB_KEYS if registry == DOCKER_HUB else (registry,)
     for path in auth_files():
         try:
-            auths = json.loads(path.read_text(encoding="utf-8")).get("auths") or {}
+            config = json.loads(path.read_text(encoding="utf-8"))
+            auths = config.get("auths") or {}
         except (OSError, ValueError, AttributeError):
             continue
         for key, entry in auths.items():
@@ -99,7 +103,29 @@ def credentials(registry: str) -> tuple[str, str] | None:
             if (key in keys or host in keys) and isinstance(entry, dict) and entry.get("auth"):
                 user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
                 return user, password
+        helpers = config.get("credHelpers") or {}
+        helper = next((helpers[k] for k in keys if k in helpers), None) or config.get("credsStore")
+        if isinstance(helper, str) and helper:
+            found = _from_helper(helper, keys[0])
+            if found is not None:
+                return found
     return None
+
+
+def _from_helper(helper: str, server: str) -> tuple[str, str] | None:
+    """`docker-credential-HELPER get` with the server on stdin (the docker-credential-helpers
+    protocol): its Username and Secret, None when it has none or is not installed."""
+    program = proc.which(f"docker-credential-{helper}")
+    if program is None:
+        return None
+    done = proc.run([program, "get"], input=server, timeout=60)
+    if not done.ok:
+        return None  # "credentials not found in native keychain": anonymous
+    try:
+        answer = json.loads(done.stdout)
+        return str(answer["Username"]), str(answer["Secret"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 @dataclass
