@@ -59,14 +59,7 @@ def promote(project: Project, request: PromoteRequest) -> tuple[PromoteResult, D
 
     root = deployed_root(project, request.dry_run)
     result = registry.promote(project, replace(request, push=request.push and root is None))
-    moved = None
-    if root is not None and result.written:
-        moved = move_deployment(
-            root, result.name, result.stage, push=request.push, tags=result.tags
-        )
-        if moved is not None and moved.pushed_to:
-            result.pushed_to = moved.pushed_to
-    return result, moved
+    return result, _follow(root, result, result.name, result.stage, request.push)
 
 
 def rollback(
