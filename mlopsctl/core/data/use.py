@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from mlopsctl.core import config
 from mlopsctl.core import git as vcs
-from mlopsctl.core.data.infer import DataPlan, infer_plan, render_data_config, schema_hints
+from mlopsctl.core.data.infer import DataPlan, infer_plan
+from mlopsctl.core.data.plan_files import render_data_config, schema_hints
 from mlopsctl.core.files import write_atomic
 from mlopsctl.errors import BadInput
 

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlopsctl.core.data.infer import infer_plan, render_data_config, schema_hints
+from mlopsctl.core.data.infer import infer_plan
+from mlopsctl.core.data.plan_files import render_data_config, schema_hints
 from mlopsctl.core.data.schema import infer_schema, load_schema, validate_frame
 from mlopsctl.errors import BadInput
 from tests.core.data.datasets import customers, write_classification, write_regression
