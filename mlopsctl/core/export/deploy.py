@@ -40,6 +40,8 @@ class BuiltImage:
 def find_image(root: Path, name: str, version: str, commit: str) -> BuiltImage | None:
     """The newest image lock under dist/ of the model `name` at `version` (built from the
     registry ref, or from the version's commit)."""
+    from mlopsctl.core.image.push import pushed_repository
+
     found: list[tuple[float, BuiltImage]] = []
     folder = root / "dist"
     for path in folder.rglob("*.lock.json") if folder.is_dir() else []:
@@ -53,8 +55,7 @@ def find_image(root: Path, name: str, version: str, commit: str) -> BuiltImage |
             continue
         if model.get("version") != version and revision != commit:
             continue
-        pushes = [p for p in lock.get("pushed") or [] if p.get("digest") == image["digest"]]
-        repository = str(pushes[-1]["repository"]) if pushes else None
+        repository = pushed_repository(lock)
         found.append((path.stat().st_mtime, BuiltImage(path, str(image["digest"]), repository)))
     return max(found, key=lambda item: item[0])[1] if found else None
 

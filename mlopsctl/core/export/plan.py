@@ -101,15 +101,15 @@ def pipeline_image(root: Path, image: str | None) -> str:
             f"no pipeline image built yet ({PIPELINE_LOCK} is missing)",
             f"run `{BUILD_PIPELINE_IMAGE}` first, or pass --image REPO@sha256:...",
         )
+    from mlopsctl.core.image.push import pushed_repository
+
     written = json.loads(lock.read_text(encoding="utf-8"))
     recorded = written.get("image") or {}
     digest = str(recorded.get("digest") or "")
     # a pushed image is named by where it last went (`build --push`, `push`); a local one by
     # its tag's repository
-    pushes = [p for p in written.get("pushed") or [] if p.get("digest") == digest]
-    if pushes:
-        repository = str(pushes[-1]["repository"])
-    else:
+    repository = pushed_repository(written) or ""
+    if not repository:
         repository = str(recorded.get("tag") or "").split("@")[0]
         if ":" in repository.rsplit("/", 1)[-1]:
             repository = repository.rsplit(":", 1)[0]

@@ -18,7 +18,7 @@ import tarfile
 from dataclasses import dataclass, field
 from http.client import HTTPConnection, HTTPResponse, HTTPSConnection
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from mlopsctl.core import proc
@@ -374,6 +374,14 @@ def _refused(ref: ImageRef, what: str, response: HTTPResponse, data: bytes) -> E
         + (f" ({reason})" if reason else ""),
         hint,
     )
+
+
+def pushed_repository(lock: dict[str, Any]) -> str | None:
+    """REGISTRY/REPO an image lock's image was last pushed to (what `push_image` records), or
+    None when it never was."""
+    digest = (lock.get("image") or {}).get("digest")
+    pushes = [p for p in lock.get("pushed") or [] if p.get("digest") == digest]
+    return str(pushes[-1]["repository"]) if pushes else None
 
 
 def push_image(

@@ -278,17 +278,16 @@ def run_stages(
     dvc_args: list[str],
     on_event: Events,
     *,
-    tie_to_parent: bool = True,
     on_start: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> tuple[list[StageRun], str | None]:
     """Run dvc, stream its output as stage events; raise StageFailed when a stage fails.
 
-    tie_to_parent: dvc and the stages run in a process group of their own under a small
-    tether process that kills the whole group if mlopsctl dies (kill -9), so no stage runs
-    on unlocked and overwrites outputs a rerun made; the tether keeps the project lock
-    until the group is gone. Ctrl-C is passed on to the group. `on_start` gets the process
-    (a caller running several from threads interrupts them with `interrupt`)."""
-    proc = _start_dvc(project, dvc_args, tie_to_parent)
+    dvc and the stages run in a process group of their own under a small tether process
+    that kills the whole group if mlopsctl dies (kill -9), so no stage runs on unlocked and
+    overwrites outputs a rerun made; the tether keeps the project lock until the group is
+    gone. Ctrl-C is passed on to the group. `on_start` gets the process (a caller running
+    several from threads interrupts them with `interrupt`)."""
+    proc = _start_dvc(project, dvc_args)
     if on_start is not None:
         on_start(proc)
     stream = _StageStream(on_event)
@@ -299,13 +298,11 @@ def run_stages(
         code = proc.wait()
     except BaseException:
         # Ctrl-C: pass it on to dvc and the stages (their own group), let dvc clean up, go
-        if tie_to_parent:
-            _signal_group(proc.pid, signal.SIGINT)
+        _signal_group(proc.pid, signal.SIGINT)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            if tie_to_parent:
-                _signal_group(proc.pid, signal.SIGKILL)
+            _signal_group(proc.pid, signal.SIGKILL)
             proc.kill()
         raise
     if code != 0:
@@ -322,11 +319,9 @@ def run_stages(
     return stream.stages, stream.experiment
 
 
-def _start_dvc(project: Project, dvc_args: list[str], tie_to_parent: bool) -> subprocess.Popen[str]:
+def _start_dvc(project: Project, dvc_args: list[str]) -> subprocess.Popen[str]:
     lock_fd = _held_locks.get(project.root)
-    command = dvcrepo.dvc_command(dvc_args)
-    if tie_to_parent:
-        command = [sys.executable, "-c", _TETHER, str(os.getpid()), *command]
+    command = [sys.executable, "-c", _TETHER, str(os.getpid()), *dvcrepo.dvc_command(dvc_args)]
     return subprocess.Popen(
         command,
         cwd=project.root,
@@ -336,8 +331,8 @@ def _start_dvc(project: Project, dvc_args: list[str], tie_to_parent: bool) -> su
         stderr=subprocess.STDOUT,
         text=True,
         bufsize=1,
-        start_new_session=tie_to_parent,
-        pass_fds=(lock_fd,) if tie_to_parent and lock_fd is not None else (),
+        start_new_session=True,
+        pass_fds=(lock_fd,) if lock_fd is not None else (),
     )
 
 
