@@ -151,6 +151,7 @@ def plan_json(plan: DataPlan) -> dict[str, Any]:
         "target": plan.target,
         "rows": plan.rows,
         "rows_without_target": plan.missing_target,
+        "read_as": plan.read_as or None,
         "classes": plan.classes,
         "positive_class": plan.positive_class,
         "features": plan.features,
@@ -171,6 +172,8 @@ def render_plan(plan: DataPlan, config_file: str) -> None:
     from mlopsctl.console import console
 
     out = console()
+    if plan.read_as:
+        out.print(f"  read as: {plan.read_as} (told from the file's first lines)", soft_wrap=True)
     out.print(f"  task: {escape(plan.task_reason)}", soft_wrap=True)
     if plan.missing_target:
         out.print(

@@ -145,12 +145,14 @@ def test_own_data_trains_and_promotes_with_no_hand_edits(
 
 @pytest.mark.slow
 def test_a_regression_project_trains_tests_and_promotes(tmp_path: Path) -> None:
-    write_regression(tmp_path / "revenue.csv")
+    # as Excel saves it where the decimal mark is a comma: every stage reads it the same way
+    write_regression(tmp_path / "revenue.csv", sep=";", decimal=",")
     made = mlopsctl(
         "init", "rev", "--data", "revenue.csv", "--target", "revenue",
         "--no-input", "--no-hooks", cwd=tmp_path, check=True,
     )  # fmt: skip
     assert "task: regression" in made.stdout
+    assert "read as: semicolon-separated, decimal comma" in made.stdout
     project = tmp_path / "rev"
     assert sorted(p.name for p in (project / "conf/model").iterdir()) == [
         "hist_gradient_boosting.yaml",

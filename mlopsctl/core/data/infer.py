@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlopsctl.core.data.tables import PARQUET_SUFFIXES, read_table
+from mlopsctl.core.data.tables import PARQUET_SUFFIXES, csv_dialect, open_text, read_table
 from mlopsctl.errors import BadInput
 
 if TYPE_CHECKING:
@@ -86,6 +86,8 @@ class DataPlan:
     baseline: float = 0.0
     baseline_model: str = ""
     threshold: float = 0.0
+    # how a CSV that is not plainly comma-separated is read ("semicolon-separated, ...")
+    read_as: str = ""
 
     @property
     def features(self) -> dict[str, list[str]]:
@@ -153,6 +155,7 @@ def infer_plan(path: Path, target: str, task: str = "auto") -> tuple[DataPlan, p
         missing_target=len(frame) - rows,
         decisions=decisions,
         classes=classes,
+        read_as=_read_as(path),
     )
     sample = _sample(frame)
     for column in frame.columns:
@@ -179,13 +182,12 @@ def _check_header(path: Path) -> None:
     if path.name.lower().endswith(PARQUET_SUFFIXES) or not path.is_file():
         return
     try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            header = next(
-                csv.reader(fh, delimiter="\t" if ".tsv" in path.name.lower() else ","), []
-            )
+        sep = csv_dialect(path).sep
+        with open_text(path) as fh:
+            header = next(csv.reader(fh, delimiter=sep), [])
     except UnicodeDecodeError as exc:
         raise _not_utf8(path, exc) from exc
-    except OSError:
+    except (OSError, EOFError):
         return  # read_table says what is wrong with the file
     from collections import Counter
 
@@ -195,6 +197,14 @@ def _check_header(path: Path) -> None:
             f"{path} has duplicate column names: {', '.join(duplicates)}",
             "give every column its own name in the file's header",
         )
+
+
+def _read_as(path: Path) -> str:
+    """How the file was read, when it is a CSV that is not plainly comma-separated."""
+    if path.name.lower().endswith(PARQUET_SUFFIXES):
+        return ""
+    dialect = csv_dialect(path)
+    return "" if (dialect.sep, dialect.decimal) == (",", ".") else dialect.describe()
 
 
 def _not_utf8(path: Path, exc: UnicodeDecodeError) -> BadInput:

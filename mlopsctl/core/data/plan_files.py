@@ -35,6 +35,11 @@ def render_data_config(plan: DataPlan, raw: str, schema: str) -> str:
         "# delete it, and `mlopsctl train` uses the change (then `mlopsctl data schema "
         f"{raw} --force` if the data changed).",
         f"raw: {raw}",
+        *(
+            [f"# {raw} is {plan.read_as}: told from its first lines (mlopsctl and read_raw alike)"]
+            if plan.read_as
+            else []
+        ),
         "# the raw data's pandera schema (`mlopsctl data schema`); the `validate` stage checks it",
         f"schema: {schema}",
         "# statistics of the training data, saved by `prepare`: the reference for drift monitoring",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from mlopsctl.errors import BadInput, EnvironmentProblem, MlopsctlError
 
@@ -29,7 +33,7 @@ def read_table(path: Path) -> pd.DataFrame:
         if name.endswith(PARQUET_SUFFIXES):
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path, sep=_separator(name))
+            frame = pd.read_csv(path, **csv_dialect(path).read_csv_options())
     except MemoryError:
         raise
     except Exception as exc:
@@ -52,7 +56,8 @@ def iter_table(path: Path, rows: int) -> Iterator[pd.DataFrame]:
                 for batch in parquet.iter_batches(batch_size=rows):
                     yield batch.to_pandas()
         else:
-            with pd.read_csv(path, sep=_separator(name), chunksize=rows) as reader:
+            options = csv_dialect(path).read_csv_options()
+            with pd.read_csv(path, chunksize=rows, **options) as reader:
                 yield from reader
     except MemoryError:
         raise
@@ -92,8 +97,67 @@ def _check_header(path: Path) -> None:
         )
 
 
-def _separator(name: str) -> str:
-    return "\t" if ".tsv" in name else ","
+SEPARATORS = (",", ";", "\t", "|")
+DIALECT_SAMPLE_CHARS = 1 << 16
+# a number written with a decimal comma (3,5) or point (3.5, .5, 1e-3 with a point)
+DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+DECIMAL_POINT = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a text table separates its fields and writes its decimals."""
+
+    sep: str = ","
+    decimal: str = "."
+
+    def read_csv_options(self) -> dict[str, str]:
+        return {"sep": self.sep, "decimal": self.decimal}
+
+    def describe(self) -> str:
+        shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[self.sep]
+        comma = ", decimal comma" if self.decimal == "," else ""
+        return f"{shown}-separated{comma}"
+
+
+def open_text(path: Path) -> IO[str]:
+    """The file as UTF-8 text (a UTF-8 byte-order mark skipped), gunzipped for `.gz`."""
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def csv_dialect(path: Path) -> CsvDialect:
+    """The dialect of the CSV/TSV at `path`, told from its first lines. `.tsv` is tab-separated.
+    For `.csv`, the separator is the one of `,` `;` tab `|` that splits the header into the
+    most fields (a tie goes to the comma), as Excel writes `;` where the decimal mark is a
+    comma. With a separator other than the comma, numbers that are all written `3,5` (none
+    `3.5`) mean a decimal comma. The project's own `read_raw` decides the same way.
+    A file that is not UTF-8 text raises UnicodeDecodeError."""
+    name = path.name.lower()
+    with open_text(path) as fh:
+        text = fh.read(DIALECT_SAMPLE_CHARS)
+    lines = text.splitlines()
+    if len(text) == DIALECT_SAMPLE_CHARS and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut short
+    if not lines:
+        return CsvDialect("\t" if ".tsv" in name else ",")
+    if ".tsv" in name:
+        sep = "\t"
+    else:
+        fields = {s: len(next(csv.reader([lines[0]], delimiter=s), [])) for s in SEPARATORS}
+        sep = max(SEPARATORS, key=lambda s: (fields[s], s == ","))
+    if sep == ",":
+        return CsvDialect(",")
+    commas = points = 0
+    for row in csv.reader(lines[1:], delimiter=sep):
+        for value in row:
+            value = value.strip()
+            if DECIMAL_COMMA.fullmatch(value):
+                commas += 1
+            elif DECIMAL_POINT.fullmatch(value):
+                points += 1
+    return CsvDialect(sep, "," if commas and not points else ".")
 
 
 def _read_error(path: Path, exc: Exception) -> MlopsctlError:

@@ -45,6 +45,6 @@ def write_classification(path: Path, rows: int = 300, missing_target: int = 6) -
     return path
 
 
-def write_regression(path: Path, rows: int = 300) -> Path:
-    customers(rows).drop(columns=["segment"]).to_csv(path, index=False)
+def write_regression(path: Path, rows: int = 300, **to_csv: str) -> Path:
+    customers(rows).drop(columns=["segment"]).to_csv(path, index=False, **to_csv)
     return path

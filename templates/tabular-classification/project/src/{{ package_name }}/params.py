@@ -37,4 +37,43 @@ def read_raw(path: str | Path) -> Any:
     name = str(path).lower()
     if name.endswith((".parquet", ".pq")):
         return pd.read_parquet(path)
-    return pd.read_csv(path, sep="\t" if ".tsv" in name else ",")
+    sep, decimal = csv_dialect(path)
+    return pd.read_csv(path, sep=sep, decimal=decimal)
+
+
+SEPARATORS = (",", ";", "\t", "|")
+
+
+def csv_dialect(path: str | Path) -> tuple[str, str]:
+    """The separator and decimal mark of a CSV, told from its first 64 KiB as mlopsctl does:
+    `.tsv` is tab-separated; otherwise the one of `,` `;` tab `|` that splits the header into
+    the most fields (a tie goes to the comma). With another separator than the comma, numbers
+    all written `3,5` (none `3.5`) mean a decimal comma."""
+    import csv
+    import gzip
+    import re
+
+    name = str(path).lower()
+    size = 1 << 16
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        text = fh.read(size)
+    lines = text.splitlines()
+    if len(text) == size and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut short
+    if ".tsv" in name or not lines:
+        sep = "\t" if ".tsv" in name else ","
+    else:
+        fields = {s: len(next(csv.reader([lines[0]], delimiter=s), [])) for s in SEPARATORS}
+        sep = max(SEPARATORS, key=lambda s: (fields[s], s == ","))
+    if sep == ",":
+        return sep, "."
+    comma, point = re.compile(r"[+-]?\d+,\d+"), re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
+    commas = points = 0
+    for row in csv.reader(lines[1:], delimiter=sep):
+        for value in row:
+            if comma.fullmatch(value.strip()):
+                commas += 1
+            elif point.fullmatch(value.strip()):
+                points += 1
+    return sep, "," if commas and not points else "."
