@@ -328,7 +328,7 @@ class PredictionService:
     def _model_metadata(self) -> Response:
         model = self.model
         inputs = [
-            {"name": f, "datatype": "BYTES" if f in model.categorical else "FP64", "shape": [-1]}
+            {"name": f, "datatype": _input_datatype(model, f), "shape": [-1]}
             for f in model.features
         ]
         outputs = [{"name": "predict", "datatype": model.predict_datatype, "shape": [-1]}]
@@ -360,3 +360,9 @@ class PredictionService:
             200,
             {"model_version_status": [{"version": self.model.version, "state": "AVAILABLE"}]},
         )
+
+
+def _input_datatype(model: ServedModel, feature: str) -> str:
+    if feature in model.categorical:
+        return "BYTES"
+    return "BOOL" if feature in model.boolean else FP64

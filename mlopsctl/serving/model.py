@@ -66,6 +66,8 @@ class ServedModel:
     estimator: Any
     metadata: dict[str, Any] = field(default_factory=dict)
     categorical: frozenset[str] = frozenset()
+    # true/false features (model.json `boolean`): a number for the model, 1/0 or true/false
+    boolean: frozenset[str] = frozenset()
 
     frame_columns: tuple[str, ...] | None = None  # fitted on a DataFrame: its columns
     task: str = "classification"  # or regression: what `predict` answers
@@ -213,6 +215,7 @@ def load_model(
         estimator=estimator,
         metadata=metadata,
         categorical=frozenset(categorical_features(estimator, features, metadata)),
+        boolean=frozenset(boolean_features(features, metadata)),
         frame_columns=frame_columns,
         task=task,
         outputs=tuple(outputs),
@@ -271,6 +274,14 @@ def fitted_columns(estimator: Any, features: list[str]) -> tuple[str, ...] | Non
             "install pandas, or fit it on an array"
         ) from exc
     return columns
+
+
+def boolean_features(features: list[str], metadata: dict[str, Any]) -> set[str]:
+    """The features model.json lists as true/false (models from before it say none)."""
+    declared = metadata.get("boolean")
+    if not isinstance(declared, list):
+        return set()
+    return {f for f in declared if isinstance(f, str) and f in features}
 
 
 def categorical_features(estimator: Any, features: list[str], metadata: dict[str, Any]) -> set[str]:

@@ -49,13 +49,20 @@ def parse_json(body: bytes) -> dict[str, Any]:
 
 def _check_value(model: ServedModel, feature: str, value: Any, where: str) -> None:
     """Numbers (or null for a missing value) for numeric features; strings too for
-    categorical ones. Booleans are not numbers here."""
+    categorical ones; true/false too for boolean ones (elsewhere a boolean is no number)."""
     kind = type(value)
     if kind is float or kind is int or value is None:
         return
     if kind is str and feature in model.categorical:
         return
-    wanted = "a string, a number or null" if feature in model.categorical else "a number or null"
+    if kind is bool and feature in model.boolean:
+        return
+    if feature in model.categorical:
+        wanted = "a string, a number or null"
+    elif feature in model.boolean:
+        wanted = "true, false, 1, 0 or null"
+    else:
+        wanted = "a number or null"
     raise RequestError(422, f"{where}: feature {feature!r} must be {wanted}, got {_short(value)}")
 
 

@@ -127,6 +127,8 @@ def test_own_data_trains_and_promotes_with_no_hand_edits(
     mlopsctl("train", cwd=project, check=True)
     metrics = json.loads((project / "metrics.json").read_text())
     assert set(metrics) == {"accuracy", "precision", "recall", "f1", "roc_auc"}
+    model = json.loads((project / "models/model.json").read_text())
+    assert model["boolean"] == ["active"]  # the service takes true/false for it
     dvc("push", "--quiet", cwd=project)
     git("add", "-A", cwd=project)
     git("commit", "--quiet", "-m", "first model", cwd=project)

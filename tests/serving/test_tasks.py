@@ -227,3 +227,31 @@ def test_a_regressor_over_http(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_boolean_feature_is_bool_in_the_metadata_and_takes_true_false(tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = training_data()
+    x[:, 2] = x[:, 2] > 0  # "c" is a true/false column of the user's data, fitted as 1/0
+    model = LogisticRegression().fit(x, y > 100)
+    app = create_app({"MODEL_DIR": str(save(tmp_path / "b", model, boolean=["c"]))})
+
+    inputs = {i["name"]: i["datatype"] for i in request(app, "GET", "/v2/models/m").json()["inputs"]}
+    assert inputs == {"a": "FP64", "b": "FP64", "c": "BOOL"}
+    rows = [[0.1, 1.0, True], [2.0, -1.0, False]]
+    tensors = [
+        {"name": name, "shape": [2], "datatype": inputs[name], "data": [r[i] for r in rows]}
+        for i, name in enumerate(FEATURES)
+    ]
+    as_bools = outputs_of(request(app, "POST", "/v2/models/m/infer", {"inputs": tensors}))
+    as_numbers = [[a, b, float(c)] for a, b, c in rows]
+    v1 = request(app, "POST", "/v1/models/m:predict", {"instances": as_numbers})
+    assert v1.status == 200, v1.body
+    assert as_bools["predict"]["data"] == v1.json()["predictions"]
+    assert as_bools["predict"]["data"] == model.predict(np.array(as_numbers)).tolist()
+    # a string is no boolean; and another feature takes no true/false
+    wrong = request(app, "POST", "/v1/models/m:predict", {"instances": [[0.1, 1.0, "yes"]]})
+    assert wrong.status == 422 and "true, false, 1, 0 or null" in wrong.json()["error"]
+    wrong = request(app, "POST", "/v1/models/m:predict", {"instances": [[True, 1.0, True]]})
+    assert wrong.status == 422 and "'a' must be a number or null" in wrong.json()["error"]

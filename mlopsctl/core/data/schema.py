@@ -114,8 +114,15 @@ def _infer_column(series: pd.Series) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     values = series.dropna()
     spec_nullable = bool(series.isna().any())
-    if pd.api.types.is_bool_dtype(series):
-        spec["dtype"] = "bool"
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        # as Parquet keeps a pandas category: `str` would fail it, `category` takes any categories
+        spec["dtype"] = "category"
+        distinct = values.unique()
+        if 0 < len(distinct) <= MAX_CATEGORIES and all(isinstance(v, str) for v in distinct):
+            spec["isin"] = sorted(str(v) for v in distinct)
+    elif pd.api.types.is_bool_dtype(series):
+        # numpy's bool, or pandas' nullable `boolean` (which may hold missing values)
+        spec["dtype"] = "bool" if series.dtype == bool else str(series.dtype)
     elif pd.api.types.is_numeric_dtype(series):
         spec["dtype"] = str(series.dtype)
         if len(values):

@@ -113,6 +113,30 @@ def test_parquet_and_csv_read_alike(tmp_path: Path) -> None:
     assert validate_frame(read_table(tmp_path / "d.parquet"), schema) == []
 
 
+def test_parquet_pandas_dtypes_pass_their_own_schema(tmp_path: Path) -> None:
+    """What Parquet keeps of pandas: categories, nullable booleans and integers, zoned
+    timestamps. The inferred schema takes the data it was inferred from, and still catches
+    a new category."""
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame(
+        {
+            "island": pd.Categorical(["Biscoe", "Dream", "Dream", None]),
+            "heavy": pd.array([True, False, None, True], dtype="boolean"),
+            "year": pd.array([2007, 2008, 2009, 2009], dtype="Int64"),
+            "seen": pd.date_range("2020-01-01", periods=4, freq="h", tz="UTC"),
+        }
+    )
+    frame.to_parquet(tmp_path / "p.parquet")
+    data = read_table(tmp_path / "p.parquet")
+    schema_path = schema_file(tmp_path, data)
+    spec = yaml.safe_load(schema_path.read_text())["columns"]
+    assert spec["island"]["dtype"] == "category" and spec["heavy"]["dtype"] == "boolean"
+    schema = load_schema(schema_path)
+    assert validate_frame(data, schema) == []
+    data["island"] = pd.Categorical(["Biscoe", "Dream", "Torgersen", None])
+    assert [f.column for f in validate_frame(data, schema)] == ["island"]
+
+
 @pytest.mark.parametrize(
     ("name", "content"),
     [("d.parquet", b"PAR1 this is not parquet"), ("d.csv", b""), ("d.csv.gz", b"not gzip")],
