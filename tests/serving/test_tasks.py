@@ -237,7 +237,8 @@ def test_a_boolean_feature_is_bool_in_the_metadata_and_takes_true_false(tmp_path
     model = LogisticRegression().fit(x, y > 100)
     app = create_app({"MODEL_DIR": str(save(tmp_path / "b", model, boolean=["c"]))})
 
-    inputs = {i["name"]: i["datatype"] for i in request(app, "GET", "/v2/models/m").json()["inputs"]}
+    metadata = request(app, "GET", "/v2/models/m").json()
+    inputs = {i["name"]: i["datatype"] for i in metadata["inputs"]}
     assert inputs == {"a": "FP64", "b": "FP64", "c": "BOOL"}
     rows = [[0.1, 1.0, True], [2.0, -1.0, False]]
     tensors = [
