@@ -34,11 +34,9 @@ def executor_outputs(root: Path, task: str) -> dict:
     return json.loads(path.read_text())
 
 
-def test_the_kfp_pipeline_runs_with_the_metrics_of_mlopsctl_train(
-    trained_project: Path, tmp_path: Path
-) -> None:
-    pytest.importorskip("kfp")
-    project = trained_project
+def export_kfp(project: Path, tmp_path: Path, name: str) -> Path:
+    """`mlopsctl export kfp` in the project; a copy of the pipeline file NAME, out of the
+    project (the clone sees the commit only)."""
     exported = mlopsctl(
         "export",
         "kfp",
@@ -53,9 +51,26 @@ def test_the_kfp_pipeline_runs_with_the_metrics_of_mlopsctl_train(
         cwd=project,
     )
     assert exported.returncode == 0, exported.stderr
-    pipeline = tmp_path / "pipeline.yaml"
-    pipeline.write_bytes((project / "deploy" / "kfp" / "pipeline.yaml").read_bytes())
-    (project / "deploy" / "kfp").rename(tmp_path / "kept")  # the clone sees the commit only
+    pipeline = tmp_path / name
+    pipeline.write_bytes((project / "deploy" / "kfp" / name).read_bytes())
+    (project / "deploy" / "kfp").rename(tmp_path / "kept")
+    return pipeline
+
+
+def trained_here(project: Path, where: Path, overrides: str) -> dict:
+    """The metrics of `mlopsctl train --no-exp OVERRIDES` on a copy of the project in WHERE."""
+    here = copy_project(project, where)
+    trained = mlopsctl("train", "--no-exp", "--json", *overrides.split(), cwd=here)
+    assert trained.returncode == 0, trained.stderr
+    return json.loads(trained.stdout)["metrics"]
+
+
+def test_the_kfp_pipeline_runs_with_the_metrics_of_mlopsctl_train(
+    trained_project: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("kfp")
+    project = trained_project
+    pipeline = export_kfp(project, tmp_path, "pipeline.yaml")
 
     script = tmp_path / "run_kfp.py"
     script.write_text(RUNNER)
@@ -71,10 +86,7 @@ def test_the_kfp_pipeline_runs_with_the_metrics_of_mlopsctl_train(
     assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-4000:]
 
     # the same commit, the same override, trained by `mlopsctl train` on this machine
-    here = copy_project(project, tmp_path / "here")
-    trained = mlopsctl("train", "--no-exp", "--json", "model.C=0.5", cwd=here)
-    assert trained.returncode == 0, trained.stderr
-    expected = json.loads(trained.stdout)["metrics"]
+    expected = trained_here(project, tmp_path / "here", "model.C=0.5")
     outputs = executor_outputs(root, "train")
     [metrics] = outputs["artifacts"]["metrics"]["artifacts"]
     assert metrics["metadata"] == expected  # the KFP Metrics artifact the dashboards show
