@@ -172,6 +172,50 @@ def test_export_tekton_writes_a_bundle_that_checks_and_lints(project: Path) -> N
     assert export("tekton", project, "--force").returncode == 0
 
 
+def test_tekton_params_reach_the_scripts_as_values_never_as_shell(
+    project: Path, tmp_path: Path
+) -> None:
+    """Tekton pastes `$(params.x)` into a script as text: every param comes in through the
+    step's env instead. The train Task's script, run by a real shell with an override set
+    that would run commands if pasted, gives the overrides to Hydra as words, and runs none."""
+    cluster_ready(project)
+    assert export("tekton", project).returncode == 0
+    tasks = {
+        d["metadata"]["name"]: d["spec"]
+        for d in yaml.safe_load_all((project / "deploy/tekton/tasks.yaml").read_text())
+    }
+    for spec in tasks.values():
+        [step] = spec["steps"]
+        assert "$(params." not in step["script"]
+        declared = {p["name"] for p in spec["params"]}
+        from_params = {e["value"][len("$(params.") : -1] for e in step["env"] if "$(" in e["value"]}
+        assert from_params <= declared
+    train = tasks["demo-train"]["steps"][0]
+    workspace = tmp_path / "ws"
+    shutil.copytree(project, workspace / "src", symlinks=True)
+    script = (
+        train["script"]
+        .replace("$(workspaces.source.path)", str(workspace))
+        .replace("$(results.metrics.path)", str(tmp_path / "metrics"))
+        .replace("$(results.commit.path)", str(tmp_path / "commit"))
+    )
+    hostile = '+a=$(touch pwned-1) `touch pwned-2`; touch pwned-3 "x'
+    env = {**os.environ, "PARAM_OVERRIDES": hostile, "PARAM_RUN_DIR": "", "HOME": str(tmp_path)}
+    ran = subprocess.run(
+        ["/bin/sh", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert ran.returncode != 0  # not overrides Hydra takes (and an unclosed quote)
+    assert "No closing quotation" in ran.stderr, ran.stderr
+    assert not list(tmp_path.rglob("pwned-*"))
+    env["PARAM_OVERRIDES"] = '+a=$(touch pwned-1) +b="`touch pwned-2`; touch pwned-3"'
+    ran = subprocess.run(
+        ["/bin/sh", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert ran.returncode != 0, ran.stdout  # Hydra refuses `$(...)` in a value
+    assert not list(tmp_path.rglob("pwned-*"))
+    assert "mismatched input '('" in ran.stderr  # Hydra was handed the `$(` itself
+
+
 def test_export_refuses_bad_input_and_writes_nothing(project: Path, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere"
     outside.mkdir()

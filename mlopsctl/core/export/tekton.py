@@ -6,6 +6,7 @@ name as workspaces or env, never inlined."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,11 @@ if [ -n "$(params.run-dir)" ]; then
   run="$(workspaces.source.path)/$(params.run-dir)/$(context.taskRun.name)"
   rm -rf "$run" && mkdir -p "$run" && cp -a . "$run" && cd "$run"
 fi
-# the overrides are split on spaces, as a shell would: model=random_forest model.n_estimators=50
-mlopsctl train --no-exp --json $(params.overrides) > /tmp/train.json
+# the overrides split into words as a shell splits them (quotes kept: +note="a b"), never
+# run: model=random_forest model.n_estimators=50 is two overrides
+python3 -c 'import os, shlex, sys
+os.execvp("mlopsctl", ["mlopsctl", "train", "--no-exp", "--json", *shlex.split(sys.argv[1])])' \
+  "$(params.overrides)" > /tmp/train.json
 git add -A
 git diff --cached --quiet ||
   git commit --quiet --no-verify -m "Train in the pipeline: $(params.overrides)"
@@ -163,13 +167,14 @@ def _task(
     size: str = "small",
     dvc_credentials: bool = False,
 ) -> dict[str, Any]:
+    script, param_env = _params_as_env(script.replace("{src}", SRC))
     step: dict[str, Any] = {
         "name": "run",
         "image": plan.image,
-        "env": ENV,
+        "env": ENV + param_env,
         "computeResources": RESOURCES[size],
         "securityContext": SECURITY,
-        "script": script.replace("{src}", SRC),
+        "script": script,
     }
     if dvc_credentials:
         # the DVC remote's credentials (AWS_ACCESS_KEY_ID, ... as the remote's plugin reads)
@@ -186,6 +191,22 @@ def _task(
             "steps": [step],
         },
     }
+
+
+PARAM = re.compile(r"\$\(params\.([A-Za-z0-9_-]+)\)")
+
+
+def _params_as_env(script: str) -> tuple[str, list[dict[str, str]]]:
+    """The script with each `$(params.x)` read from an environment variable PARAM_X, and
+    those variables. Tekton pastes a param into a script as text, so a value with quotes,
+    `$(...)` or `;` would be run as shell; in `env` it stays a value (Tekton's advice)."""
+
+    def env_name(param: str) -> str:
+        return "PARAM_" + param.upper().replace("-", "_")
+
+    names = sorted(set(PARAM.findall(script)))
+    env = [{"name": env_name(n), "value": f"$(params.{n})"} for n in names]
+    return PARAM.sub(lambda m: "${" + env_name(m.group(1)) + "}", script), env
 
 
 def _labels(plan: ExportPlan) -> dict[str, str]:

@@ -85,8 +85,9 @@ def run_pipeline(
             for host_path, container_path in mounts.items():
                 args += ["-v", f"{host_path}:{container_path}"]
             args += ["-v", f"{results_dir}:/tekton/results"]
-            for item in step.get("env") or []:
-                args += ["-e", f"{item['name']}={item['value']}"]
+            for item in step.get("env") or []:  # Tekton substitutes params in env values too
+                value = _task_script(item["value"], task_params, bound, ptask["name"])
+                args += ["-e", f"{item['name']}={value}"]
             for key, value in (extra_env or {}).items():
                 args += ["-e", f"{key}={value}"]
             args += [image, "/bin/sh", "-c", script]
