@@ -42,6 +42,13 @@ def compose_params(project: Path, overrides: list[str] | tuple[str, ...] = ()) -
             cfg = compose(PRIMARY_CONFIG, overrides=list(overrides))
         params = OmegaConf.to_container(cfg, resolve=True)
     except (HydraException, OmegaConfBaseException, yaml.YAMLError) as exc:
+        bad = _unparsable(overrides)
+        if bad is not None:
+            raise BadInput(
+                f"cannot read the override {bad!r}: {_first_line(exc)}",
+                "an override is KEY=VALUE, +KEY=VALUE, ~KEY or GROUP=OPTION; quote a value "
+                "with spaces or special characters inside it: KEY='a b'",
+            ) from exc
         raise BadInput(_first_line(exc), _override_hint(project, conf_dir, exc)) from exc
     assert isinstance(params, dict)
     return {str(k): v for k, v in params.items()}
@@ -95,6 +102,20 @@ def write_params(project: Path, params: dict[str, Any]) -> bool:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
+
+
+def _unparsable(overrides: list[str] | tuple[str, ...]) -> str | None:
+    """The first override Hydra's grammar cannot read (Hydra's own message names none)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser = OverridesParser.create()
+    for override in overrides:
+        try:
+            parser.parse_override(override)
+        except HydraException:  # its syntax errors are plain HydraExceptions
+            return override
+    return None
 
 
 def _override_hint(project: Path, conf_dir: Path, exc: BaseException) -> str:

@@ -67,6 +67,7 @@ CASES: list[tuple[str, Callable[[Path], None], list[str], int]] = [
     ("train-bad-override-type", none, ["train", "model.C=abc"], 2),
     ("train-unknown-group", none, ["train", "nosuch=x"], 2),
     ("train-garbled-override", none, ["train", "=="], 2),
+    ("train-unclosed-override", none, ["train", "model=svc", "model.C=[1,2"], 2),
     ("train-broken-conf", write("conf/config.yaml", "defaults: [\n"), ["train"], 2),
     ("train-broken-group-yaml", write(FOREST, "a: [\n"), ["train", "model=random_forest"], 2),
     ("train-broken-dvc-yaml", BROKEN_DVC_YAML, ["train"], 2),

@@ -29,6 +29,13 @@ def test_unknown_option_lists_the_groups_choices(template_project: Path) -> None
     assert "random_forest" in (info.value.hint or "")
 
 
+def test_an_override_hydra_cannot_read_is_named(template_project: Path) -> None:
+    with pytest.raises(BadInput) as caught:
+        compose_params(template_project, ["model=random_forest", "model.max_depth=$(x"])
+    assert caught.value.message.startswith("cannot read the override 'model.max_depth=$(x': ")
+    assert "KEY='a b'" in caught.value.hint
+
+
 def test_write_params_only_when_changed(project: Path) -> None:
     path = project / "params.yaml"
     before = path.stat().st_mtime_ns
