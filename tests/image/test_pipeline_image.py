@@ -117,6 +117,7 @@ def test_tekton_steps_run_in_the_pipeline_image(
             folder.mkdir(parents=True)
         remote = Path(read_dvc_remotes(project)[0]["default"])  # the local one init made
         writable(project, remote, workspaces["source"].parent, CACHE / "xdg")
+        mounts = {project: str(project), remote: str(remote), CACHE / "xdg": "/cache"}
         result = run_pipeline(
             bundle,
             "demo",
@@ -124,9 +125,20 @@ def test_tekton_steps_run_in_the_pipeline_image(
             workspaces,
             info["tag"],
             ["podman"],
-            {project: str(project), remote: str(remote), CACHE / "xdg": "/cache"},
+            mounts,
             container_env,
             extra_env={"XDG_CACHE_HOME": "/cache"},
+        )
+        # the sweep's matrix: one train TaskRun per entry, each in its own copy of the clone
+        swept = run_pipeline(
+            bundle,
+            "demo-sweep",
+            {"sweep": ["model.C=0.5", "model.C=2.0 model.max_iter=500"]},
+            workspaces,
+            info["tag"],
+            ["podman"],
+            mounts,
+            container_env,
         )
     finally:
         podman("rmi", "-f", info["tag"], env=container_env, check=False)
@@ -144,4 +156,19 @@ def test_tekton_steps_run_in_the_pipeline_image(
         == result.results["train"]["commit"]
     )
     assert result.results["build-serving"]["image-digest"].startswith("sha256:")
+
+    assert swept.order == ["clone", "data", "train-0", "train-1"]
+    # the first entry is the lifecycle's override on the same commit: the same metrics
+    assert json.loads(swept.results["train-0"]["metrics"]) == json.loads(
+        result.results["train"]["metrics"]
+    )
+    other = mlopsctl(
+        "train", "--no-exp", "--json", "model.C=2.0", "model.max_iter=500",
+        cwd=copy_project(project, tmp_path / "here-2"),
+    )  # fmt: skip
+    assert other.returncode == 0, other.stderr
+    assert json.loads(swept.results["train-1"]["metrics"]) == json.loads(other.stdout)["metrics"]
+    assert swept.results["train-0"]["metrics"] != swept.results["train-1"]["metrics"]
+    # a sweep promotes nothing: the registry's tags are the lifecycle's
+    assert sorted(git("tag", "--list", cwd=project).stdout.split()) == sorted(tags)
     assert os.path.getsize(workspaces["source"] / "image" / "image.tar") > 0

@@ -49,7 +49,7 @@ def _order(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def run_pipeline(
     bundle: Path,
     pipeline: str,
-    params: dict[str, str],
+    params: dict[str, Any],
     workspaces: dict[str, Path],
     image: str,
     podman: list[str],
@@ -67,42 +67,82 @@ def run_pipeline(
         given = {
             p["name"]: _pipeline_value(p["value"], values, run) for p in ptask.get("params", [])
         }
-        task_params = {p["name"]: p.get("default", "") for p in task.get("params") or []}
-        task_params.update(given)
         bound = {
             w["name"]: workspaces[w["workspace"]]
             for w in ptask.get("workspaces") or []
             if w["workspace"] in workspaces
         }
-        results_dir = workspaces["source"].parent / "results" / ptask["name"]
-        results_dir.mkdir(parents=True, exist_ok=True)
-        results_dir.chmod(0o777)
-        for step in task["steps"]:
-            script = _task_script(step["script"], task_params, bound, ptask["name"])
-            args = [*podman, "run", "--rm", "--user", UID]
-            for name, host in bound.items():
-                args += ["-v", f"{host}:/workspace/{name}"]
-            for host_path, container_path in mounts.items():
-                args += ["-v", f"{host_path}:{container_path}"]
-            args += ["-v", f"{results_dir}:/tekton/results"]
-            for item in step.get("env") or []:  # Tekton substitutes params in env values too
-                value = _task_script(item["value"], task_params, bound, ptask["name"])
-                args += ["-e", f"{item['name']}={value}"]
-            for key, value in (extra_env or {}).items():
-                args += ["-e", f"{key}={value}"]
-            args += [image, "/bin/sh", "-c", script]
-            done = subprocess.run(
-                args, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL
+        combinations = _matrix(ptask.get("matrix"), values)
+        for index, combination in enumerate(combinations):
+            # a matrix fans out one TaskRun per combination, NAME-0, NAME-1, ... as Tekton does
+            name = ptask["name"] if "matrix" not in ptask else f"{ptask['name']}-{index}"
+            task_params = {p["name"]: p.get("default", "") for p in task.get("params") or []}
+            task_params.update(given)
+            task_params.update(combination)
+            run.results[name] = _run_task(
+                task, name, task_params, bound, workspaces, image, podman, mounts, env, extra_env
             )
-            assert done.returncode == 0, (
-                f"task {ptask['name']} failed ({done.returncode}):\n{script}\n"
-                f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}"
-            )
-        run.results[ptask["name"]] = {
-            r["name"]: (results_dir / r["name"]).read_text() for r in task.get("results") or []
-        }
-        run.order.append(ptask["name"])
+            run.order.append(name)
     return run
+
+
+def _run_task(
+    task: dict[str, Any],
+    name: str,
+    task_params: dict[str, Any],
+    bound: dict[str, Path],
+    workspaces: dict[str, Path],
+    image: str,
+    podman: list[str],
+    mounts: dict[Path, str],
+    env: dict[str, str],
+    extra_env: dict[str, str] | None,
+) -> dict[str, str]:
+    """One TaskRun: each step's script in the image; its results."""
+    results_dir = workspaces["source"].parent / "results" / name
+    results_dir.mkdir(parents=True, exist_ok=True)
+    results_dir.chmod(0o777)
+    for step in task["steps"]:
+        script = _task_script(step["script"], task_params, bound, name)
+        args = [*podman, "run", "--rm", "--user", UID]
+        for workspace, host in bound.items():
+            args += ["-v", f"{host}:/workspace/{workspace}"]
+        for host_path, container_path in mounts.items():
+            args += ["-v", f"{host_path}:{container_path}"]
+        args += ["-v", f"{results_dir}:/tekton/results"]
+        for item in step.get("env") or []:  # Tekton substitutes params in env values too
+            value = _task_script(item["value"], task_params, bound, name)
+            args += ["-e", f"{item['name']}={value}"]
+        for key, value in (extra_env or {}).items():
+            args += ["-e", f"{key}={value}"]
+        args += [image, "/bin/sh", "-c", script]
+        done = subprocess.run(
+            args, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL
+        )
+        assert done.returncode == 0, (
+            f"task {name} failed ({done.returncode}):\n{script}\n"
+            f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}"
+        )
+    return {r["name"]: (results_dir / r["name"]).read_text() for r in task.get("results") or []}
+
+
+def _matrix(matrix: dict[str, Any] | None, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """A matrix's combinations (each param's array, `$(params.x[*])` or a literal list):
+    their cartesian product, in order; one empty combination without a matrix."""
+    if not matrix:
+        return [{}]
+    import itertools
+
+    axes = []
+    for param in matrix["params"]:
+        value = param["value"]
+        if isinstance(value, str):
+            whole = re.fullmatch(r"\$\(params\.([^)\[]+)\[\*\]\)", value)
+            assert whole, f"a matrix param is an array: {value}"
+            value = params[whole.group(1)]
+        assert isinstance(value, list), value
+        axes.append([(param["name"], item) for item in value])
+    return [dict(combination) for combination in itertools.product(*axes)]
 
 
 def _pipeline_value(value: Any, params: dict[str, Any], run: PipelineRun) -> Any:
