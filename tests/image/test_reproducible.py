@@ -1,5 +1,6 @@
 """Cold-cache builds: the dependency layer made from nothing, twice, in two folders, is the
-same layer, and what it compiled names the image's paths, not the build machine's."""
+same layer, and what it compiled names the image's paths, not the build machine's. The same
+holds for the pipeline image (the project's whole environment, git and DVC)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 
 from tests.conftest import copy_project, mlopsctl
 from tests.image.conftest import CACHE
+from tests.image.test_e2e import container_env  # noqa: F401
+from tests.image.test_pipeline_image import git_base  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.image]
 
@@ -54,3 +57,30 @@ def test_two_cold_builds_in_two_folders_give_one_digest(
             # the source's path in the image: what a traceback there shows
             source = "/" + member.name.replace("__pycache__/", "").rsplit(".", 2)[0] + ".py"
             assert code.co_filename == source, member.name
+
+
+def test_the_pipeline_image_from_two_cold_caches_in_two_folders_is_one_image(
+    trained_template: Path,
+    git_base: Path,  # noqa: F811
+    build_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    built = []
+    for side in ("a", "b"):
+        project = copy_project(trained_template, tmp_path / f"work-{side}")
+        env = {
+            **build_env,
+            "XDG_CACHE_HOME": str(tmp_path / f"cold-cache-{side}"),
+            "PIP_CACHE_DIR": str(CACHE / "pip"),
+        }
+        out = tmp_path / f"{side}.tar"
+        proc = mlopsctl(
+            "build", "--kind", "pipeline", "--json", "--base", str(git_base), "-o", str(out),
+            cwd=project, env=env,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        built.append(json.loads(proc.stdout))
+    assert built[0]["digest"] == built[1]["digest"]
+    assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
+    lock = json.loads((tmp_path / "a.lock.json").read_text())
+    assert lock["kind"] == "pipeline" and lock["image"]["digest"] == built[0]["digest"]
