@@ -213,11 +213,15 @@ def version_ref(repo: Path, version: str) -> str | None:
 
 def exact_commit(repo: Path, rev: str) -> str | None:
     """`rev` as copier records `_commit`, in the form that names one commit for good
-    (`v0.1.0-0-g1234567890ab`: a moved tag cannot change it); None if `rev` is unknown."""
+    (`v0.1.0-0-g1234567890ab`: a moved tag cannot change it); None if `rev` is unknown.
+    A commit no version tag is behind (a project made by an unreleased mlopsctl, whose
+    version's tag has since moved on to a later commit) is its full hash."""
     from mlopsctl.core import git as vcs
 
-    out = vcs.output(repo, "describe", "--tags", "--long", "--abbrev=12", f"{rev}^{{commit}}")
-    return out or None
+    sha = vcs.output(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    if not sha:
+        return None
+    return vcs.output(repo, "describe", "--tags", "--long", "--abbrev=12", sha) or sha
 
 
 def versions(repo: Path) -> list[str]:

@@ -10,7 +10,7 @@ from mlopsctl.core.answers import UNKNOWN_REQUIREMENT
 from mlopsctl.core.update import UpdateOptions, update_project
 from mlopsctl.errors import BadInput
 from tests.conftest import copy_project, git, mlopsctl
-from tests.template_versions import NEW_FILE, history_env, make_history
+from tests.template_versions import NEW_FILE, TEMPLATE, history_env, make_history
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +83,29 @@ def test_an_unknown_version_is_bad_input_naming_the_known_ones(before_history: P
         update_project(UpdateOptions(before_history, to="7.0.0"))
     assert "v0.1.0, v0.2.0" in (refused.value.hint or "")
     assert git("status", "--porcelain", cwd=before_history).stdout == ""
+
+
+def test_a_later_commit_of_the_same_version_updates_a_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mlopsctl installed from git: a project made at one commit of version 0.1.0, then a
+    newer commit of 0.1.0 changes the template, and its tag v0.1.0 moves on. No tag is
+    behind the project's commit any more; the update still starts from it."""
+    env = history_env(make_history(tmp_path / "history"), tmp_path / "data")
+    for name in ("MLOPSCTL_TEMPLATE_HISTORY", "XDG_DATA_HOME"):
+        monkeypatch.setenv(name, env[name])
+    mlopsctl("init", "demo", "--no-input", "--no-hooks", cwd=tmp_path, env=env, check=True)
+    project = tmp_path / "demo"
+    recorded = (project / ".copier-answers.yml").read_text()
+    assert "_commit: v0.1.0-0-g" in recorded
+    repo = tmp_path / "history" / TEMPLATE
+    git("checkout", "--quiet", "-b", "later", "v0.1.0", cwd=repo)
+    (repo / "project" / "LATER.md").write_text("a later commit of 0.1.0\n")
+    git("add", "--all", cwd=repo)
+    git("commit", "--quiet", "-m", "a later commit of the template, still 0.1.0", cwd=repo)
+    git("tag", "--force", "v0.1.0", cwd=repo)
+
+    result = update_project(UpdateOptions(project, to="0.1.0"))
+    assert len(result.from_commit) == 40  # its full hash: no tag describes it now
+    assert result.to_commit.startswith("v0.1.0-0-g")
+    assert result.added == ["LATER.md"] and not result.conflicts
