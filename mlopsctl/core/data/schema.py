@@ -165,16 +165,20 @@ def _date_checks(series: pd.Series, fmt: str | None) -> dict[str, Any]:
     values = series.dropna()
     if fmt is None or values.empty or pd.api.types.is_datetime64_any_dtype(series):
         return {"description": "dates"}
-    parsed = pd.to_datetime(values.astype(str), format=fmt, errors="coerce").dropna()
+    zoned = "%z" in fmt  # offsets may differ from row to row: compare in UTC
+    parsed = pd.to_datetime(values.astype(str), format=fmt, errors="coerce", utc=zoned).dropna()
     low, high = parsed.min(), parsed.max()
+    # the range as text of the same shape, without the zone and the fraction
+    shown = fmt.replace(".%f", "").replace("%z", "")
     checks: dict[str, Any] = {
         "str_matches": DATE_FORMATS.get(fmt, ".+"),
-        "description": f"dates in format {fmt}, seen {low.strftime(fmt)} .. {high.strftime(fmt)}",
+        "description": f"dates in format {fmt}, seen {low.strftime(shown)} .. "
+        f"{high.strftime(shown)}",
     }
     if fmt.startswith("%Y-%m-%d"):  # these sort as text: the range is a text range
         margin = (high - low) * BOUND_MARGIN or pd.Timedelta(days=365)
-        checks["greater_than_or_equal_to"] = (low - margin).strftime(fmt)
-        checks["less_than_or_equal_to"] = (high + margin).strftime(fmt)
+        checks["greater_than_or_equal_to"] = (low - margin).strftime(shown)
+        checks["less_than_or_equal_to"] = (high + margin).strftime(shown)
     return checks
 
 

@@ -120,6 +120,31 @@ def test_the_schema_allows_the_classes_only_ids_unique_dates_in_format(tmp_path:
     assert ("signup", "str_matches") in failed
 
 
+@pytest.mark.parametrize(
+    ("values", "fmt"),
+    [
+        (["2013-01-01T10:00:00Z", "2013-06-30T23:15:00Z"], "%Y-%m-%dT%H:%M:%S%z"),
+        (["2013-01-01 10:00:00+01:00", "2013-06-30 23:15:00-0500"], "%Y-%m-%d %H:%M:%S%z"),
+        (["2013-01-01T10:00:00.250", "2013-06-30T23:15:00.5"], "%Y-%m-%dT%H:%M:%S.%f"),
+        (["2013-01-01T10:00", "2013-06-30T23:15"], "%Y-%m-%dT%H:%M"),
+    ],
+)
+def test_iso_timestamps_with_zones_or_fractions_are_dates(
+    tmp_path: Path, values: list[str], fmt: str
+) -> None:
+    """As R's, pandas' and JavaScript's ISO 8601 timestamps are written (nycflights13's
+    `time_hour` is `2013-01-01T10:00:00Z`): dates, in their format, with a schema that
+    takes them."""
+    frame = customers(120)
+    frame["seen"] = [values[i % 2] for i in range(len(frame))]
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    plan, frame = infer_plan(path, "segment")
+    assert kinds(plan)["seen"] == "datetime" and plan.date_formats["seen"] == fmt
+    schema = infer_schema(frame, "t.csv", "t", schema_hints(plan))
+    assert validate_frame(frame.copy(), load_schema_from(tmp_path, schema)) == []
+
+
 def test_a_binary_integer_target_rejects_a_new_class(tmp_path: Path) -> None:
     frame = pd.DataFrame({"x": [float(i) for i in range(40)], "y": [0, 1] * 20})
     path = tmp_path / "b.csv"
