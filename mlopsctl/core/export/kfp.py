@@ -14,39 +14,39 @@ from mlopsctl.errors import EnvironmentProblem
 
 FILES = ("pipeline.yaml", "sweep.yaml")
 KFP_HINT = 'pip install "mlopsctl[kfp]" (the kfp SDK pins requests and urllib3, so it is extra)'
+KFP_RUNTIME = "_KFP_RUNTIME"  # kfp's switch: "true" in a step's container, where nothing compiles
 
 
 def require_kfp() -> None:
     try:
-        _import_kfp_without_its_client()
+        _import_kfp_for_compiling()
     except ImportError as exc:
         raise EnvironmentProblem("the kfp SDK is not installed", KFP_HINT) from exc
 
 
-def _import_kfp_without_its_client() -> None:
-    """Import kfp's DSL and compiler without its REST client: kfp/__init__ imports
-    `kfp.client` (the kubernetes client, ~1 s), which compiling never uses. A placeholder
-    stands in while kfp imports and is taken out after, so a later `import kfp.client`
-    gets the real one."""
+def _import_kfp_for_compiling() -> None:
+    """Import kfp's DSL and compiler, and not what compiling never uses: kfp/__init__
+    imports `kfp.client` (the kubernetes client, ~1 s) and `kfp.components` (its YAML
+    loader, which imports `requests`). kfp skips both when `_KFP_RUNTIME` is true, as it is
+    in a step's container (kfp's executor command sets it); it is set only while kfp's own
+    __init__ runs, so the DSL and the compiler import whole. Every kfp module stays
+    importable later in the process (`from kfp import components`, `import kfp.client`);
+    only the shortcut `kfp.Client` is missing (`from kfp.client import Client` works)."""
+    import os
     import sys
-    import types
 
-    if "kfp" in sys.modules:
-        return
-    placeholder = types.ModuleType("kfp.client")
-
-    class Client:
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            raise RuntimeError("import kfp.client for kfp's REST client")
-
-    placeholder.Client = Client  # type: ignore[attr-defined]
-    sys.modules["kfp.client"] = placeholder
-    try:
-        import kfp.compiler
-        import kfp.dsl  # noqa: F401
-    finally:
-        if sys.modules.get("kfp.client") is placeholder:
-            del sys.modules["kfp.client"]
+    if "kfp" not in sys.modules:
+        previous = os.environ.get(KFP_RUNTIME)
+        os.environ[KFP_RUNTIME] = "true"
+        try:
+            import kfp  # its __init__ only, with the switch on
+        finally:
+            if previous is None:
+                del os.environ[KFP_RUNTIME]
+            else:
+                os.environ[KFP_RUNTIME] = previous
+    import kfp.compiler
+    import kfp.dsl  # noqa: F401
 
 
 def pipelines(plan: ExportPlan) -> dict[str, Callable[..., Any]]:
