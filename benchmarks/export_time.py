@@ -7,7 +7,11 @@ pipeline's local run against `mlopsctl train` on the same project, measured in o
   build_image=False, as the serving build is measured by the build benchmarks) run by
   kfp.local's SubprocessRunner, against `mlopsctl train --no-exp` with the same override on
   a copy of the same commit. Goal: <= 2x.
-Prints JSON. Usage: python benchmarks/export_time.py [--runs N]
+- with --against DIR (a checkout of another revision, e.g. `git worktree add DIR main`): both
+  exports of this checkout and of DIR's code (PYTHONPATH=DIR, the same interpreter and
+  packages) in alternating rounds, so a before/after shares the machine's load; and whether
+  their files are byte-identical.
+Prints JSON. Usage: python benchmarks/export_time.py [--runs N] [--against DIR]
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import tempfile
 from pathlib import Path
 
 from _project import bench_env, init_project, mlopsctl
-from _timing import median_wall, wall
+from _timing import median_wall, wall, wall_and_cpu
+
+ENGINES = ("tekton", "kfp")
 
 
 def median_cpu(cmd: list[str], runs: int, cwd: Path, env: dict[str, str]) -> float:
@@ -39,6 +45,35 @@ def median_cpu(cmd: list[str], runs: int, cwd: Path, env: dict[str, str]) -> flo
     return statistics.median(spent)
 
 
+def interleaved_exports(
+    against: Path, common: list[str], work: Path, project: Path, env: dict[str, str], runs: int
+) -> dict[str, object]:
+    """Median wall and CPU time of each export with this checkout's code and with `against`'s,
+    the four commands in alternating rounds; and whether the two wrote the same bytes (into
+    the same folder: the Tekton files name it)."""
+    import statistics
+
+    trees = {"this": Path(__file__).resolve().parents[1], "against": against.resolve()}
+    spent: dict[tuple[str, str], list[tuple[float, float]]] = {
+        (tree, engine): [] for tree in trees for engine in ENGINES
+    }
+    written: dict[tuple[str, str], dict[str, bytes]] = {}
+    for _ in range(runs):
+        for (tree, engine), times in spent.items():
+            out = work / f"interleaved-{engine}"
+            cmd = [*mlopsctl(), "export", engine, *common, "--out", str(out)]
+            times.append(wall_and_cpu(cmd, project, dict(env, PYTHONPATH=str(trees[tree]))))
+            written[(tree, engine)] = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    figures: dict[str, object] = {"against": str(trees["against"])}
+    for engine in ENGINES:
+        for i, unit in enumerate(("s", "cpu_s")):
+            figures[f"export_{engine}_{unit}"] = {
+                tree: statistics.median(t[i] for t in spent[(tree, engine)]) for tree in trees
+            }
+        figures[f"same_{engine}_files"] = written[("this", engine)] == written[("against", engine)]
+    return figures
+
+
 PINNED = "registry.example.com/team/demo-pipeline@sha256:" + "0" * 64
 RUNNER = """\
 import sys
@@ -53,6 +88,7 @@ load_component_from_file(sys.argv[1])(overrides=sys.argv[3], image_repo="", buil
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--against", type=Path, help="a checkout to compare the exports with")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -65,10 +101,14 @@ def main() -> None:
             "help_s": median_wall(help_cmd, args.runs, project, env),
             "help_cpu_s": median_cpu(help_cmd, args.runs, project, env),
         }
-        for engine in ("tekton", "kfp"):
+        for engine in ENGINES:
             cmd = [*mlopsctl(), "export", engine, *common, "--out", str(work / engine)]
             figures[f"export_{engine}_s"] = median_wall(cmd, args.runs, project, env)
             figures[f"export_{engine}_cpu_s"] = median_cpu(cmd, args.runs, project, env)
+        if args.against:
+            figures["interleaved"] = interleaved_exports(
+                args.against, common, work, project, env, args.runs
+            )
 
         script = work / "run_kfp.py"
         script.write_text(RUNNER)
