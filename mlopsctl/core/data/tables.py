@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from mlopsctl.errors import BadInput, EnvironmentProblem, MlopsctlError
 
@@ -102,6 +102,9 @@ DIALECT_SAMPLE_CHARS = 1 << 16
 # a number written with a decimal comma (3,5) or point (3.5, .5, 1e-3 with a point)
 DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 DECIMAL_POINT = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
+# read as missing besides pandas' own markers (NA, N/A, null, ...): `?`, as UCI's files write
+# a missing value (` ?` after a comma and a space)
+MISSING_MARKERS = ("?", " ?")
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,8 @@ class CsvDialect:
     sep: str = ","
     decimal: str = "."
 
-    def read_csv_options(self) -> dict[str, str]:
-        return {"sep": self.sep, "decimal": self.decimal}
+    def read_csv_options(self) -> dict[str, Any]:
+        return {"sep": self.sep, "decimal": self.decimal, "na_values": list(MISSING_MARKERS)}
 
     def describe(self) -> str:
         shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[self.sep]

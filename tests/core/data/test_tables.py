@@ -67,6 +67,21 @@ def test_the_dialect_is_told_and_both_readers_agree(tmp_path: Path, name: str) -
     pd.testing.assert_frame_equal(project_read_raw()(path), ours)
 
 
+def test_a_question_mark_is_a_missing_value_to_both_readers(tmp_path: Path) -> None:
+    """UCI's files write a missing number as `?` (auto-mpg's horsepower, the heart data's
+    `ca`): the column stays numeric."""
+    frame = customers(200)
+    frame["horsepower"] = frame["spend"].astype(str)
+    frame.loc[[3, 50], "horsepower"] = "?"
+    path = write(tmp_path / "uci.csv", frame)
+    ours = read_table(path)
+    assert ours["horsepower"].dtype == "float64"
+    assert ours["horsepower"].isna().sum() == 2
+    pd.testing.assert_frame_equal(project_read_raw()(path), ours)
+    plan, _ = infer_plan(path, "segment")
+    assert {d.column: d.kind for d in plan.decisions}["horsepower"] == "numeric"
+
+
 def test_a_quoted_separator_in_a_comma_header_does_not_fool_it(tmp_path: Path) -> None:
     path = tmp_path / "quoted.csv"
     path.write_text('"a;b";"c;d";e,target\n1;2;3,x\n', encoding="utf-8")

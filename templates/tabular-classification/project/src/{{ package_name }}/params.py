@@ -38,7 +38,8 @@ def read_raw(path: str | Path) -> Any:
     if name.endswith((".parquet", ".pq")):
         return pd.read_parquet(path)
     sep, decimal = csv_dialect(path)
-    return pd.read_csv(path, sep=sep, decimal=decimal)
+    # `?` is a missing value, as UCI's files write one (pandas knows NA, N/A, null, ...)
+    return pd.read_csv(path, sep=sep, decimal=decimal, na_values=["?", " ?"])
 
 
 SEPARATORS = (",", ";", "\t", "|")
