@@ -14,7 +14,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlopsctl.core.data.tables import PARQUET_SUFFIXES, csv_dialect, open_text, read_table
+from mlopsctl.core.data.tables import (
+    PARQUET_SUFFIXES,
+    CsvDialect,
+    csv_dialect,
+    open_text,
+    read_table,
+)
 from mlopsctl.errors import BadInput
 
 if TYPE_CHECKING:
@@ -136,7 +142,7 @@ def infer_plan(path: Path, target: str, task: str = "auto") -> tuple[DataPlan, p
     """The plan for the dataset at `path` and its frame as pandas reads it (read once)."""
     if task not in TASKS:
         raise BadInput(f"unknown task {task!r}", f"choose one of: {', '.join(TASKS)}")
-    _check_header(path)
+    dialect = _check_header(path)
     frame = _read(path)
     if target not in frame.columns:
         shown = ", ".join(map(str, list(frame.columns)[:8]))
@@ -164,7 +170,7 @@ def infer_plan(path: Path, target: str, task: str = "auto") -> tuple[DataPlan, p
         missing_target=len(frame) - rows,
         decisions=decisions,
         classes=classes,
-        read_as=_read_as(path),
+        read_as=_read_as(dialect),
     )
     sample = _sample(frame)
     for column in frame.columns:
@@ -184,20 +190,21 @@ def infer_plan(path: Path, target: str, task: str = "auto") -> tuple[DataPlan, p
     return plan, frame
 
 
-def _check_header(path: Path) -> None:
-    """Duplicate column names (pandas would rename them) and non-UTF-8 text, said plainly."""
+def _check_header(path: Path) -> CsvDialect | None:
+    """Duplicate column names (pandas would rename them) and non-UTF-8 text, said plainly;
+    the CSV's dialect (None for Parquet, or a file read_table will say is unreadable)."""
     import csv
 
     if path.name.lower().endswith(PARQUET_SUFFIXES) or not path.is_file():
-        return
+        return None
     try:
-        sep = csv_dialect(path).sep
+        dialect = csv_dialect(path)
         with open_text(path) as fh:
-            header = next(csv.reader(fh, delimiter=sep), [])
+            header = next(csv.reader(fh, delimiter=dialect.sep), [])
     except UnicodeDecodeError as exc:
         raise _not_utf8(path, exc) from exc
     except (OSError, EOFError):
-        return  # read_table says what is wrong with the file
+        return None  # read_table says what is wrong with the file
     from collections import Counter
 
     duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
@@ -206,14 +213,14 @@ def _check_header(path: Path) -> None:
             f"{path} has duplicate column names: {', '.join(duplicates)}",
             "give every column its own name in the file's header",
         )
+    return dialect
 
 
-def _read_as(path: Path) -> str:
+def _read_as(dialect: CsvDialect | None) -> str:
     """How the file was read, when it is a CSV that is not plainly comma-separated."""
-    if path.name.lower().endswith(PARQUET_SUFFIXES):
+    if dialect is None or (dialect.sep, dialect.decimal) == (",", "."):
         return ""
-    dialect = csv_dialect(path)
-    return "" if (dialect.sep, dialect.decimal) == (",", ".") else dialect.describe()
+    return dialect.describe()
 
 
 def _not_utf8(path: Path, exc: UnicodeDecodeError) -> BadInput:
